@@ -1,0 +1,270 @@
+"""Assemble src/stackextract/data/catalog.json from the hand-kept lists in scripts/catalog_sources/.
+
+The lists are easier to review and extend than one big JSON file; this script adds the mechanical
+spelling variants, checks the rules the matcher relies on, and writes the sorted JSON.
+
+    python scripts/build_catalog.py            # rebuild catalog.json
+    python scripts/build_catalog.py --check    # fail when catalog.json is stale or a rule is broken
+    python scripts/build_catalog.py --report   # counts per category and the flagged word list
+    python scripts/build_catalog.py --make-words  # regenerate tests/catalog_common_words.txt
+                                               # (needs: pip install wordfreq english-words)
+
+Source line format (one tool a line, `#` starts a comment, `@category NAME` sets the category
+of the lines that follow):
+
+    Name | alias; alias | flags
+
+flags: `cs` (case-sensitive: every spelling matches only exactly as written) and `amb`
+(ambiguous: an ordinary word even when capitalised, the extractor needs supporting context).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCES = ROOT / "scripts" / "catalog_sources"
+OUTPUT = ROOT / "src" / "stackextract" / "data" / "catalog.json"
+WORDS = ROOT / "tests" / "catalog_common_words.txt"
+DOMAIN_WORDS = SOURCES / "domain_words.txt"
+
+CATEGORIES = (
+    "language frontend backend mobile database cache search queue data_warehouse data_pipeline "
+    "orchestration analytics bi ml ai_api cloud compute containers iac ci_cd monitoring logging "
+    "error_tracking security auth testing collaboration payments communication cms other"
+).split()
+
+FLAGS = {"cs", "amb"}
+_PREFIX_SWAP = {"Amazon ": "AWS ", "AWS ": "Amazon "}
+_NO_SWAP = {"Amazon Web Services", "AWS"}
+
+
+class CatalogSourceError(Exception):
+    """A source line or the assembled catalog breaks a rule; the message says which and where."""
+
+
+@dataclass
+class Entry:
+    """One tool as it is written to catalog.json."""
+
+    name: str
+    category: str
+    aliases: list[str] = field(default_factory=list)
+    case_sensitive: bool = False
+    ambiguous: bool = False
+    origin: str = ""
+
+    def terms(self) -> list[str]:
+        """The name and every alias."""
+        return [self.name, *self.aliases]
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "aliases": self.aliases,
+            "category": self.category,
+            "case_sensitive": self.case_sensitive,
+            "ambiguous": self.ambiguous,
+        }
+
+
+def load_words(path: Path = WORDS) -> set[str]:
+    """Common English words (lower case), one a line; empty when the file is absent."""
+    if not path.exists():
+        return set()
+    return {w.strip() for w in path.read_text(encoding="utf-8").splitlines() if w.strip()}
+
+
+def parse_sources(directory: Path = SOURCES) -> list[Entry]:
+    """Read every *.txt list in `directory` into entries (no variants added yet)."""
+    entries: list[Entry] = []
+    for path in sorted(directory.glob("*.txt")):
+        if path.name == DOMAIN_WORDS.name:
+            continue
+        category: str | None = None
+        for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            where = f"{path.name}:{number}"
+            line = raw.split(" #", 1)[0].strip() if not raw.lstrip().startswith("#") else ""
+            if not line:
+                continue
+            if line.startswith("@category"):
+                category = line.split(None, 1)[1].strip()
+                if category not in CATEGORIES:
+                    raise CatalogSourceError(f"{where}: unknown category {category!r}")
+                continue
+            if category is None:
+                raise CatalogSourceError(f"{where}: add an '@category NAME' line before tools")
+            parts = [p.strip() for p in line.split("|")]
+            if len(parts) > 3 or not parts[0]:
+                raise CatalogSourceError(f"{where}: expected 'Name | aliases | flags'")
+            aliases = [a.strip() for a in parts[1].split(";")] if len(parts) > 1 else []
+            flags = set(parts[2].split()) if len(parts) > 2 else set()
+            if flags - FLAGS:
+                raise CatalogSourceError(f"{where}: unknown flags {sorted(flags - FLAGS)}")
+            entries.append(
+                Entry(
+                    name=parts[0],
+                    category=category,
+                    aliases=[a for a in aliases if a],
+                    case_sensitive="cs" in flags,
+                    ambiguous="amb" in flags,
+                    origin=where,
+                )
+            )
+    return entries
+
+
+def _tokens(term: str) -> list[str]:
+    return [t for t in re.split(r"[^a-z]+", term.lower()) if t]
+
+
+def add_variants(entry: Entry, words: set[str]) -> None:
+    """Add the mechanical spellings people write: AWS/Amazon swaps, 'FooJS' for 'Foo.js', and
+    for case-sensitive entries the lower-case form of spellings that are not ordinary words."""
+    extra: list[str] = []
+    for term in entry.terms():
+        for prefix, other in _PREFIX_SWAP.items():
+            if term.startswith(prefix) and term not in _NO_SWAP and len(term) > len(prefix):
+                extra.append(other + term[len(prefix) :])
+        if term.endswith(".js") and " " not in term:
+            extra.append(term[:-3] + "JS")
+    if entry.case_sensitive:
+        for term in [*entry.terms(), *extra]:
+            lowered = term.lower()
+            if lowered == term or not re.search(r"[\s.\-0-9]", term):
+                continue
+            if all(tok in words for tok in _tokens(term)):
+                continue
+            extra.append(lowered)
+    entry.aliases = _dedupe(entry.name, [*entry.aliases, *extra], entry.case_sensitive)
+
+
+def _dedupe(name: str, aliases: list[str], case_sensitive: bool) -> list[str]:
+    def key(s: str) -> str:
+        return s if case_sensitive else s.casefold()
+
+    seen = {key(name)}
+    out: list[str] = []
+    for alias in aliases:
+        if key(alias) not in seen:
+            seen.add(key(alias))
+            out.append(alias)
+    return out
+
+
+def word_problems(entries: list[Entry], words: set[str]) -> list[str]:
+    """Spellings that are ordinary English words but could match without supporting context."""
+    problems = []
+    for e in entries:
+        if e.ambiguous:
+            continue
+        for term in e.terms():
+            if term.lower() not in words:
+                continue
+            if e.case_sensitive and term != term.lower():
+                continue  # exact capitalised form: tolerated, reviewed by --report
+            problems.append(f"{e.origin}: {e.name!r} spelling {term!r} is an English word")
+    return problems
+
+
+def conflicts(entries: list[Entry]) -> list[str]:
+    """Names or aliases claimed by two entries (compared case-insensitively)."""
+    owner: dict[str, Entry] = {}
+    problems = []
+    for e in entries:
+        for term in {t.casefold() for t in e.terms()}:
+            other = owner.get(term)
+            if other is not None and other is not e:
+                problems.append(f"{term!r}: {other.name} ({other.origin}) and {e.name} ({e.origin})")
+            owner.setdefault(term, e)
+    return problems
+
+
+def build(words: set[str] | None = None) -> list[Entry]:
+    """Parse, add variants, check; raise CatalogSourceError listing every problem found."""
+    words = load_words() if words is None else words
+    entries = parse_sources()
+    for e in entries:
+        add_variants(e, words)
+    problems = conflicts(entries) + word_problems(entries, words)
+    if problems:
+        raise CatalogSourceError("\n".join(problems))
+    entries.sort(key=lambda e: (e.name.casefold(), e.name))
+    return entries
+
+
+def render(entries: list[Entry]) -> str:
+    """JSON array, one object a line, so that diffs stay readable."""
+    rows = [json.dumps(e.to_json(), ensure_ascii=False) for e in entries]
+    return "[\n" + ",\n".join(rows) + "\n]\n"
+
+
+def report(entries: list[Entry], words: set[str]) -> str:
+    """Counts per category and the case-sensitive capitalised words kept without 'amb'."""
+    lines = [f"entries: {len(entries)}"]
+    for cat, n in sorted(Counter(e.category for e in entries).items(), key=lambda kv: -kv[1]):
+        lines.append(f"  {cat:15} {n}")
+    tolerated = [
+        f"{e.name}: {t}"
+        for e in entries
+        if e.case_sensitive and not e.ambiguous
+        for t in e.terms()
+        if t.lower() in words
+    ]
+    lines.append(f"capitalised word spellings kept without 'amb' ({len(tolerated)}):")
+    lines.extend(f"  {t}" for t in tolerated)
+    return "\n".join(lines)
+
+
+def make_words() -> int:
+    """Common English words: Webster's 2nd (web2) entries with wordfreq Zipf >= 3.0, minus the
+    tool names kept in domain_words.txt."""
+    try:
+        from english_words import get_english_words_set  # type: ignore[import-not-found]
+        from wordfreq import zipf_frequency  # type: ignore[import-not-found]
+    except ImportError:
+        print("pip install wordfreq english-words, then run again", file=sys.stderr)
+        return 2
+    domain = load_words(DOMAIN_WORDS)
+    web2 = get_english_words_set(["web2"], lower=True)
+    common = sorted(w for w in web2 if zipf_frequency(w, "en") >= 3.0 and w not in domain)
+    WORDS.write_text("\n".join(common) + "\n", encoding="utf-8")
+    print(f"wrote {len(common)} words to {WORDS.relative_to(ROOT)}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="fail if catalog.json is stale")
+    parser.add_argument("--report", action="store_true", help="print counts and flagged words")
+    parser.add_argument("--make-words", action="store_true", help="regenerate the word list")
+    args = parser.parse_args(argv)
+    if args.make_words:
+        return make_words()
+    try:
+        entries = build()
+    except CatalogSourceError as exc:
+        print(f"catalog sources have problems:\n{exc}", file=sys.stderr)
+        return 1
+    text = render(entries)
+    if args.report:
+        print(report(entries, load_words()))
+    if args.check:
+        if not OUTPUT.exists() or OUTPUT.read_text(encoding="utf-8") != text:
+            print(f"{OUTPUT.relative_to(ROOT)} is stale: run scripts/build_catalog.py", file=sys.stderr)
+            return 1
+        return 0
+    OUTPUT.parent.mkdir(parents=True, exist_ok=True)
+    OUTPUT.write_text(text, encoding="utf-8")
+    print(f"wrote {len(entries)} entries to {OUTPUT.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,49 @@
+"""stackextract: tech-stack writeups in, grounded records out.
+
+    import stackextract
+    stack = stackextract.extract("https://example.com/our-stack")   # or a path, or text
+    stackextract.Store("stacks.db").save(document, stack, config_key=...)
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from .catalog import Catalog, CatalogEntry
+from .errors import (
+    BlockedURLError,
+    CleanError,
+    ConfigError,
+    ExtractionError,
+    FetchError,
+    InputError,
+    StackExtractError,
+    StoreError,
+)
+from .extractors import Extractor, get_extractor
+from .grounding import ground_stack
+from .load import aload, load
+from .models import (
+    Category,
+    Document,
+    Evidence,
+    Migration,
+    Provenance,
+    Reason,
+    Regret,
+    Source,
+    Stack,
+    Status,
+    Tool,
+    Usage,
+)
+from .pipeline import aextract, extract
+from .store import Store
+
+__all__ = [
+    "BlockedURLError", "Catalog", "CatalogEntry", "Category", "CleanError", "ConfigError",
+    "Document", "Evidence", "ExtractionError", "Extractor", "FetchError", "InputError",
+    "Migration", "Provenance", "Reason", "Regret", "Source", "Stack", "StackExtractError",
+    "Status", "Store", "StoreError", "Tool", "Usage", "__version__", "aextract", "aload",
+    "extract", "get_extractor", "ground_stack", "load",
+]

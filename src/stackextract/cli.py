@@ -1,0 +1,303 @@
+"""The `stackextract` command: clean, extract, batch, export, schema, eval.
+
+Exit codes: 0 ok, 1 some items failed, 2 usage or input errors. Errors print as one line
+unless --debug is given.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from .errors import StackExtractError
+
+F = TypeVar("F", bound=Callable[..., Any])
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _fail(message: str, code: int = EXIT_USAGE) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def friendly_errors(func: F) -> F:
+    """Turn exceptions into one line on stderr (a traceback only with --debug)."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        ctx = click.get_current_context()
+        debug = bool(ctx.find_root().params.get("debug"))
+        try:
+            return func(*args, **kwargs)
+        except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit):
+            raise
+        except KeyboardInterrupt:
+            _fail("interrupted", 130)
+        except Exception as exc:
+            if debug:
+                raise
+            if isinstance(exc, StackExtractError):
+                code = EXIT_FAILED if exc.stage in ("fetch", "clean", "extract") else EXIT_USAGE
+                _fail(f"{exc.stage}: {_one_line(str(exc))}", code)
+            _fail(f"{type(exc).__name__}: {_one_line(str(exc))} (run with --debug for details)",
+                  EXIT_FAILED)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())[:500]
+
+
+def backend_options(func: F) -> F:
+    """The options every command that extracts shares."""
+    options = [
+        click.option("--backend", type=click.Choice(["auto", "offline", "llm"]), default="auto",
+                     show_default=True,
+                     help="offline: no network or key; llm: a model endpoint; auto: llm if "
+                          "OPENAI_API_KEY or OPENAI_BASE_URL is set."),
+        click.option("--model", default=None, help="Model name (env STACKEXTRACT_MODEL)."),
+        click.option("--base-url", default=None,
+                     help="OpenAI-compatible endpoint (env OPENAI_BASE_URL)."),
+        click.option("--mode", default=None,
+                     help="instructor mode: json_schema, tools, json, md_json "
+                          "(env STACKEXTRACT_LLM_MODE)."),
+        click.option("--max-tokens", type=int, default=None, help="Completion token cap."),
+        click.option("--hints/--no-hints", default=None,
+                     help="Pass the offline extractor's candidate tools to the model."),
+        click.option("--catalog", "catalog_path", type=click.Path(dir_okay=False), default=None,
+                     help="Your own catalog JSON, merged over the bundled one."),
+        click.option("--min-confidence", type=float, default=None,
+                     help="Drop items below this confidence (default 0.5)."),
+        click.option("--strict", is_flag=True, help="Drop items whose quote is not found."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _settings(backend: str, model: str | None, base_url: str | None, mode: str | None,
+              max_tokens: int | None, hints: bool | None, catalog_path: str | None) -> dict[str, Any]:
+    from .catalog import Catalog
+
+    settings: dict[str, Any] = {"model": model, "base_url": base_url, "mode": mode,
+                                "max_tokens": max_tokens, "hints": hints}
+    settings = {k: v for k, v in settings.items() if v is not None}
+    if catalog_path:
+        settings["catalog"] = Catalog.default(extra=catalog_path)
+    return settings
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
+@click.version_option(package_name="stackextract")
+def main(debug: bool) -> None:
+    """Turn writeups about tech stacks into grounded, structured records."""
+
+
+@main.command()
+@click.argument("source")
+@click.option("--json", "as_json", is_flag=True, help="Print the Document as JSON.")
+@click.option("--allow-private", is_flag=True, help="Allow URLs on private/loopback addresses.")
+@friendly_errors
+def clean(source: str, as_json: bool, allow_private: bool) -> None:
+    """Print the cleaned text the extractor sees, with its metadata."""
+    from .load import load
+
+    document = load(source, allow_private=allow_private)
+    if as_json:
+        click.echo(document.model_dump_json(indent=2))
+        return
+    for label, value in (("title", document.title), ("author", document.author),
+                         ("published", document.published), ("site", document.site_name),
+                         ("url", document.final_url or document.url), ("path", document.path),
+                         ("format", document.format), ("sha256", document.content_sha256)):
+        if value:
+            click.echo(f"{label}: {value}")
+    click.echo("")
+    click.echo(document.text)
+
+
+@main.command()
+@click.argument("source")
+@backend_options
+@click.option("--json", "as_json", is_flag=True, help="Print the Stack as JSON.")
+@click.option("--db", type=click.Path(dir_okay=False), default=None,
+              help="Also store the result in this SQLite file.")
+@click.option("--allow-private", is_flag=True, help="Allow URLs on private/loopback addresses.")
+@friendly_errors
+def extract(source: str, backend: str, model: str | None, base_url: str | None,
+            mode: str | None, max_tokens: int | None, hints: bool | None,
+            catalog_path: str | None, min_confidence: float | None, strict: bool,
+            as_json: bool, db: str | None, allow_private: bool) -> None:
+    """Extract the stack of one writeup (URL, file, or - for stdin)."""
+    from .extractors import get_extractor, resolve_backend
+    from .load import load
+    from .pipeline import DEFAULT_MIN_CONFIDENCE, process_document
+
+    settings = _settings(backend, model, base_url, mode, max_tokens, hints, catalog_path)
+    resolved = resolve_backend(backend, **settings)
+    document = load(source, allow_private=allow_private)
+    if backend == "auto":
+        click.echo(f"backend: {resolved} (auto)", err=True)
+    extractor = get_extractor(resolved, **settings)
+    stack = process_document(
+        document, extractor, strict=strict,
+        min_confidence=DEFAULT_MIN_CONFIDENCE if min_confidence is None else min_confidence,
+    )
+    if db:
+        from .store import Store
+
+        store = Store(db)
+        try:
+            result = store.save(document, stack, config_key=extractor.config_key())
+        finally:
+            store.close()
+        click.echo(f"stored in {db} ({'new' if result.created else 'already there'})", err=True)
+    if as_json:
+        click.echo(stack.model_dump_json(indent=2))
+    else:
+        from .render import print_stack
+
+        print_stack(stack)
+
+
+@main.command()
+@click.argument("sources", nargs=-1, required=False)
+@click.option("--db", type=click.Path(dir_okay=False), required=True, help="SQLite file to fill.")
+@backend_options
+@click.option("--concurrency", type=click.IntRange(1, 512), default=8, show_default=True)
+@click.option("--per-host", type=click.IntRange(1, 64), default=2, show_default=True,
+              help="Concurrent requests per host (politeness).")
+@click.option("--retry-failed", is_flag=True, help="Re-run only the sources that failed before.")
+@click.option("--force", is_flag=True, help="Re-extract even what is already stored.")
+@click.option("--limit", type=click.IntRange(1), default=None, help="Process at most N sources.")
+@click.option("--prefix", default="", help="Table name prefix (to share another tool's DB).")
+@click.option("--workers", type=click.IntRange(1, 64), default=None,
+              help="Processes for cleaning and offline extraction (default: CPU count).")
+@click.option("--allow-private", is_flag=True, help="Allow URLs on private/loopback addresses.")
+@click.option("--progress/--no-progress", default=None,
+              help="Progress bar (default: on when stderr is a terminal).")
+@friendly_errors
+def batch(sources: tuple[str, ...], db: str, backend: str, model: str | None,
+          base_url: str | None, mode: str | None, max_tokens: int | None,
+          hints: bool | None, catalog_path: str | None, min_confidence: float | None,
+          strict: bool, concurrency: int, per_host: int, retry_failed: bool, force: bool,
+          limit: int | None, prefix: str, workers: int | None, allow_private: bool,
+          progress: bool | None) -> None:
+    """Extract many sources (files, directories, files of URLs) into a SQLite file."""
+    from .batch import run_batch
+
+    if not sources and not retry_failed:
+        raise click.UsageError("give at least one source (file, directory or URL list)")
+    settings = _settings(backend, model, base_url, mode, max_tokens, hints, catalog_path)
+    if catalog_path:
+        settings.pop("catalog")
+        settings["catalog_path"] = catalog_path
+    summary = run_batch(
+        list(sources), db=db, backend=backend, concurrency=concurrency, per_host=per_host,
+        retry_failed=retry_failed, force=force, limit=limit, allow_private=allow_private,
+        progress=progress, prefix=prefix, strict=strict, workers=workers, **settings,
+    )
+    click.echo(summary.line(), err=True)
+    sys.exit(summary.exit_code)
+
+
+@main.command()
+@click.option("--db", type=click.Path(dir_okay=False, exists=True), required=True)
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl",
+              show_default=True)
+@click.option("--output", "-o", default="-",
+              help="File for jsonl (- for stdout), directory for csv.")
+@click.option("--prefix", default="", help="Table name prefix used when storing.")
+@click.option("--all", "all_versions", is_flag=True,
+              help="Every extraction, not only the latest per document.")
+@friendly_errors
+def export(db: str, fmt: str, output: str, prefix: str, all_versions: bool) -> None:
+    """Export stored stacks as JSONL (one Stack a line) or CSV (one file a table)."""
+    from .export import export_csv, export_jsonl
+    from .store import Store
+
+    store = Store(db, prefix=prefix)
+    try:
+        if fmt == "jsonl":
+            target: Any = sys.stdout if output == "-" else output
+            count = export_jsonl(store, target, latest=not all_versions)
+            click.echo(f"exported {count} stacks", err=True)
+        else:
+            if output == "-":
+                raise click.UsageError("--format csv needs --output DIRECTORY")
+            paths = export_csv(store, output)
+            click.echo(f"wrote {len(paths)} CSV files to {output}", err=True)
+    finally:
+        store.close()
+
+
+@main.command()
+@click.option("--output", "-o", type=click.Path(file_okay=False), default=None,
+              help="Write the schema files to this directory (default: print stack schema).")
+@click.option("--check", type=click.Path(file_okay=False), default=None,
+              help="Exit 1 if the schema files in this directory are stale.")
+@friendly_errors
+def schema(output: str | None, check: str | None) -> None:
+    """Print or write the JSON Schemas of the output and of the gold format."""
+    from .schema import render, stale_schemas, write_schemas
+
+    if check:
+        stale = stale_schemas(check)
+        if stale:
+            _fail(f"stale schema files in {check}: {', '.join(stale)}; "
+                  f"run `stackextract schema -o {check}`", EXIT_FAILED)
+        click.echo("schemas are up to date")
+        return
+    if output:
+        for path in write_schemas(output):
+            click.echo(f"wrote {path}")
+        return
+    click.echo(render("stack.schema.json"), nl=False)
+
+
+@main.command(name="eval")
+@click.option("--gold", "gold_dir", type=click.Path(file_okay=False, exists=True), required=True)
+@click.option("--corpus", "corpus_dir", type=click.Path(file_okay=False, exists=True),
+              default=None, help="Folder of the writeups (default: ../corpus beside --gold).")
+@backend_options
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--verbose", "-v", is_flag=True, help="List false positives and negatives.")
+@friendly_errors
+def eval_command(gold_dir: str, corpus_dir: str | None, backend: str, model: str | None,
+                 base_url: str | None, mode: str | None, max_tokens: int | None,
+                 hints: bool | None, catalog_path: str | None, min_confidence: float | None,
+                 strict: bool, as_json: bool, verbose: bool) -> None:
+    """Score a backend against gold labels (precision, recall, F1, status accuracy)."""
+    from .evaluate import evaluate
+    from .extractors import get_extractor, resolve_backend
+    from .pipeline import DEFAULT_MIN_CONFIDENCE, process_document
+
+    corpus = Path(corpus_dir) if corpus_dir else Path(gold_dir).resolve().parent / "corpus"
+    settings = _settings(backend, model, base_url, mode, max_tokens, hints, catalog_path)
+    resolved = resolve_backend(backend, **settings)
+    extractor = get_extractor(resolved, **settings)
+    threshold = DEFAULT_MIN_CONFIDENCE if min_confidence is None else min_confidence
+    report = evaluate(
+        gold_dir, corpus, backend=resolved,
+        run=lambda doc: process_document(doc, extractor, strict=strict, min_confidence=threshold),
+    )
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), indent=2))
+    else:
+        from .render import print_report
+
+        print_report(report, verbose=verbose)
+    if any(f.error for f in report.files):
+        sys.exit(EXIT_FAILED)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

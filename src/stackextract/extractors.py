@@ -1,0 +1,74 @@
+"""The Extractor protocol and the backend names users pick from: offline, llm, auto."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from typing import Any, Protocol, runtime_checkable
+
+from .errors import ConfigError
+from .models import SCHEMA_VERSION, Document, Stack
+
+BACKENDS = ("auto", "offline", "llm")
+
+
+@runtime_checkable
+class Extractor(Protocol):
+    """Anything that turns a Document into a Stack (ungrounded; the pipeline grounds it)."""
+
+    name: str
+
+    def extract(self, document: Document) -> Stack: ...
+
+    async def aextract(self, document: Document) -> Stack: ...
+
+    def config_key(self) -> str: ...
+
+
+def config_hash(*, backend: str, model: str | None, prompt_version: str | None,
+                **extra: Any) -> str:
+    """The cache key of an extraction configuration: same key, same output for same text."""
+    payload = {
+        "backend": backend, "model": model, "prompt_version": prompt_version,
+        "schema_version": SCHEMA_VERSION, **extra,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def llm_configured(settings: dict[str, Any] | None = None) -> bool:
+    """Is a model endpoint configured (by argument or environment)?"""
+    settings = settings or {}
+    return bool(
+        settings.get("api_key") or settings.get("base_url")
+        or os.environ.get("OPENAI_API_KEY") or os.environ.get("OPENAI_BASE_URL")
+    )
+
+
+def resolve_backend(backend: str = "auto", **settings: Any) -> str:
+    """'auto' becomes 'llm' when a key or base URL is configured, otherwise 'offline'."""
+    if backend not in BACKENDS:
+        raise ConfigError(f"unknown backend {backend!r}; choose one of: {', '.join(BACKENDS)}")
+    if backend == "auto":
+        return "llm" if llm_configured(settings) else "offline"
+    return backend
+
+
+def get_extractor(backend: str = "auto", **settings: Any) -> Extractor:
+    """An extractor for `backend`; keyword settings go to its constructor."""
+    resolved = resolve_backend(backend, **settings)
+    catalog_path = settings.pop("catalog_path", None)
+    if catalog_path and "catalog" not in settings:
+        from .catalog import Catalog
+
+        settings["catalog"] = Catalog.default(extra=catalog_path)
+    if resolved == "offline":
+        from .heuristic import HeuristicExtractor
+
+        allowed = {"catalog", "propose_unknown"}
+        return HeuristicExtractor(**{k: v for k, v in settings.items() if k in allowed})
+    try:
+        from .llm import LLMExtractor
+    except ImportError as exc:  # pragma: no cover - only when the llm module is broken
+        raise ConfigError(f"the llm backend cannot be loaded: {exc}") from exc
+    return LLMExtractor(**{k: v for k, v in settings.items() if v is not None})

@@ -1,0 +1,540 @@
+"""The LLM backend: instructor over the openai client, for OpenAI or any compatible server.
+
+One document -> paragraph-aligned chunks -> one structured call per chunk -> merged Stack.
+Transient HTTP errors (429 honouring Retry-After, 5xx, timeouts, connection errors) are
+retried here with tenacity, bounded by a number of attempts and by a per-document deadline;
+the openai client's own retries are switched off so that the count is ours. Invalid output
+is re-asked by instructor (bounded by `max_reasks`). Whatever still fails becomes one
+`ExtractionError` per document, with a one-line message and the number of attempts.
+Grounding is not done here: the pipeline grounds every backend's Stack the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import hashlib
+import json
+import random
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import instructor
+from instructor.core.exceptions import IncompleteOutputException, InstructorRetryException
+import openai
+from openai.types.chat import ChatCompletion
+from tenacity import AsyncRetrying, Retrying, RetryCallState, retry_if_exception
+
+from . import __version__
+from .chunking import Chunk, chunk_text
+from .errors import ConfigError, ExtractionError
+from .llm_schema import ExtractedStack, to_stack
+from .merge import merge_stacks
+from .models import SCHEMA_VERSION, Document, Provenance, Stack, Usage
+from .prompts import Prompts, build_messages, load_prompts
+from .settings import LLMSettings
+
+if TYPE_CHECKING:
+    from .catalog import Catalog
+
+BACKEND = "llm"
+MAX_HINTS = 40
+MODES = {
+    "json_schema": instructor.Mode.JSON_SCHEMA,
+    "tools": instructor.Mode.TOOLS,
+    "json": instructor.Mode.JSON,
+    "md_json": instructor.Mode.MD_JSON,
+}
+HintSource = Callable[[Document], Sequence[str]]
+
+
+# -- failures that are not worth a re-ask ------------------------------------------------
+class _Unusable(Exception):
+    """The endpoint answered, but the answer cannot be used; re-asking would not help."""
+
+
+class _Truncated(_Unusable):
+    pass
+
+
+class _Refused(_Unusable):
+    pass
+
+
+class _DeadlineExceeded(Exception):
+    pass
+
+
+def _transient(exc: BaseException) -> bool:
+    """Errors worth retrying after a pause: rate limits, server errors, timeouts, resets."""
+    if isinstance(exc, (openai.RateLimitError, openai.InternalServerError)):
+        return True
+    if isinstance(exc, openai.APIConnectionError):  # includes APITimeoutError
+        return True
+    return isinstance(exc, openai.APIStatusError) and exc.status_code in (408, 409)
+
+
+def retry_after_seconds(exc: BaseException) -> float | None:
+    """Seconds asked for by a `Retry-After` (seconds or HTTP date) or `retry-after-ms` header."""
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None)
+    if headers is None:
+        return None
+    value = headers.get("retry-after-ms")
+    if value:
+        try:
+            return max(0.0, float(value) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+@dataclass
+class _Meter:
+    """Tokens and requests of every attempt of one document, re-asks and retries included."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    requests: int = 0  # responses received (each re-ask counts)
+    attempts: int = 0  # HTTP attempts, including those that failed and were retried
+
+    def add(self, response: Any) -> None:
+        self.requests += 1
+        usage = getattr(response, "usage", None)
+        if usage is None:
+            return
+        prompt = int(getattr(usage, "prompt_tokens", 0) or 0)
+        completion = int(getattr(usage, "completion_tokens", 0) or 0)
+        self.prompt_tokens += prompt
+        self.completion_tokens += completion
+        self.total_tokens += int(getattr(usage, "total_tokens", 0) or 0) or prompt + completion
+
+    def usage(self) -> Usage:
+        return Usage(
+            prompt_tokens=self.prompt_tokens,
+            completion_tokens=self.completion_tokens,
+            total_tokens=self.total_tokens,
+            requests=self.requests,
+            attempts=self.attempts,
+        )
+
+
+def _check_response(response: Any, settings: LLMSettings) -> None:
+    """Turn answers that no re-ask can fix into clear failures before instructor parses them."""
+    if not isinstance(response, ChatCompletion):
+        raise _Unusable(
+            f"model endpoint answered with {type(response).__name__}, not a chat completion; "
+            "is --base-url an OpenAI-compatible /v1 endpoint?"
+        )
+    if not response.choices:
+        raise _Unusable("model endpoint answered with no choices; check the server and model")
+    choice = response.choices[0]
+    refusal = getattr(choice.message, "refusal", None)
+    if refusal:
+        raise _Refused(f"model refused: {refusal}")
+    if choice.finish_reason == "length":
+        raise _Truncated(
+            f"model output truncated at max_tokens={settings.max_tokens}; "
+            "raise --max-tokens or lower --chunk-tokens"
+        )
+    if choice.finish_reason == "content_filter":
+        raise _Refused("model refused: the endpoint's content filter stopped the answer")
+
+
+_KEYLIKE = re.compile(r"\b(sk|key|token)-[A-Za-z0-9_\-]{6,}")
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    text = _KEYLIKE.sub(r"\1-***", " ".join(str(text).split()))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _api_message(exc: openai.APIStatusError) -> str:
+    body = exc.body
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict) and inner.get("message"):
+            return str(inner["message"])
+        if isinstance(inner, str):
+            return inner
+    return exc.message
+
+
+def _explain(exc: BaseException, settings: LLMSettings, attempts: int) -> str:
+    """One line saying what went wrong and what to do next."""
+    chain: list[BaseException] = []
+    seen: BaseException | None = exc
+    while seen is not None and seen not in chain:
+        chain.append(seen)
+        seen = seen.__cause__ or seen.__context__
+    for err in chain:
+        if isinstance(err, (_Unusable, _DeadlineExceeded)):
+            return str(err)
+        if isinstance(err, IncompleteOutputException):
+            return (
+                f"model output truncated at max_tokens={settings.max_tokens}; "
+                "raise --max-tokens or lower --chunk-tokens"
+            )
+        if isinstance(err, openai.APITimeoutError):
+            return (
+                f"model endpoint timed out after {attempts} attempt(s) "
+                f"(timeout={settings.timeout:g}s); raise --timeout or use a faster model"
+            )
+        if isinstance(err, openai.APIConnectionError):
+            return (
+                f"cannot reach the model endpoint {settings.base_url or 'api.openai.com'} "
+                f"after {attempts} attempt(s); is the server running?"
+            )
+        if isinstance(err, openai.RateLimitError):
+            return (
+                f"model endpoint answered 429 Too Many Requests after {attempts} attempt(s); "
+                "wait, lower the concurrency, or raise max_retries"
+            )
+        if isinstance(err, openai.InternalServerError):
+            return (
+                f"model endpoint answered {err.status_code} ({_api_message(err)}) after "
+                f"{attempts} attempt(s); try again later"
+            )
+        if isinstance(err, openai.AuthenticationError):
+            return "model endpoint rejected the API key (401); check OPENAI_API_KEY"
+        if isinstance(err, openai.NotFoundError):
+            return (
+                f"model endpoint answered 404 for model {settings.model!r}: {_api_message(err)}; "
+                "check --model and --base-url"
+            )
+        if isinstance(err, openai.APIStatusError):
+            return (
+                f"model endpoint rejected the request ({err.status_code}): {_api_message(err)}; "
+                "if the text is too long for the model, lower --chunk-tokens"
+            )
+        if isinstance(err, openai.APIResponseValidationError):
+            return "model endpoint answered with a body that is not a chat completion"
+    if isinstance(exc, InstructorRetryException):
+        cause = exc.__cause__ or exc
+        detail = str(cause).splitlines()[0] if str(cause) else type(cause).__name__
+        return (
+            f"model output failed validation after {exc.n_attempts} attempt(s): {detail}; "
+            "try another --mode or a stronger model"
+        )
+    return f"LLM extraction failed: {type(exc).__name__}: {exc}"
+
+
+class _Retry:
+    """Tenacity settings for transient HTTP errors: bounded attempts, Retry-After, deadline."""
+
+    def __init__(self, settings: LLMSettings, deadline: float) -> None:
+        self.settings = settings
+        self.deadline = deadline
+
+    def wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        asked = retry_after_seconds(exc) if exc is not None else None
+        if asked is not None:
+            return min(asked, self.settings.retry_after_max)
+        s = self.settings
+        ceiling = min(s.backoff_max, s.backoff_initial * 2 ** (state.attempt_number - 1))
+        return random.uniform(ceiling / 2, ceiling)  # exponential backoff, jittered
+
+    def stop(self, state: RetryCallState) -> bool:
+        if state.attempt_number > self.settings.max_retries:
+            return True
+        upcoming = getattr(state, "upcoming_sleep", 0.0) or 0.0
+        return time.monotonic() + upcoming >= self.deadline
+
+    def kwargs(self) -> dict[str, Any]:
+        return {
+            "retry": retry_if_exception(_transient),
+            "wait": self.wait,
+            "stop": self.stop,
+            "reraise": True,
+        }
+
+
+@dataclass
+class _DocumentRun:
+    """State of one document's extraction: the meter and the deadline."""
+
+    settings: LLMSettings
+    meter: _Meter
+    deadline: float
+
+    def request_kwargs(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            raise _DeadlineExceeded(
+                f"gave up after total_timeout={self.settings.total_timeout:g}s for the document; "
+                "raise the total timeout or lower --chunk-tokens"
+            )
+        return {**kwargs, "timeout": min(self.settings.timeout, remaining)}
+
+
+class LLMExtractor:
+    """Extract a Stack with a language model behind an OpenAI-compatible API.
+
+    Keyword arguments override the environment (OPENAI_API_KEY, OPENAI_BASE_URL,
+    STACKEXTRACT_MODEL, STACKEXTRACT_LLM_MODE). `client`/`async_client` let a caller bring
+    configured openai clients. With `hints`, the names the offline extractor finds are
+    passed to the model as candidates (from `hint_source`, default: the heuristic extractor).
+    """
+
+    name = BACKEND
+
+    def __init__(
+        self,
+        *,
+        model: str | None = None,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        mode: str | None = None,
+        max_tokens: int | None = None,
+        chunk_tokens: int | None = None,
+        hints: bool = False,
+        hint_source: HintSource | None = None,
+        client: openai.OpenAI | None = None,
+        async_client: openai.AsyncOpenAI | None = None,
+        catalog: Catalog | None = None,
+        settings: LLMSettings | None = None,
+        prompts: Prompts | None = None,
+        **options: Any,
+    ) -> None:
+        given = {
+            "model": model,
+            "base_url": base_url,
+            "api_key": api_key,
+            "mode": mode,
+            "max_tokens": max_tokens,
+            "chunk_tokens": chunk_tokens,
+            **options,
+        }
+        if settings is None:
+            settings = LLMSettings.resolve(**given)
+        else:
+            changes = {k: v for k, v in given.items() if v is not None}
+            settings = settings.with_(**changes) if changes else settings
+            if settings.mode not in MODES:
+                raise ConfigError(f"unknown LLM mode {settings.mode!r}; use one of {list(MODES)}")
+        if client is None and async_client is None:
+            settings.require_endpoint()
+        self.settings = settings
+        self.hints = hints
+        self.hint_source = hint_source
+        self.prompts = prompts or load_prompts()
+        self._catalog = catalog
+        self._client = client.with_options(max_retries=0) if client is not None else None
+        self._async_client = (
+            async_client.with_options(max_retries=0) if async_client is not None else None
+        )
+
+    def __repr__(self) -> str:
+        return f"LLMExtractor({self.settings!r}, hints={self.hints})"
+
+    # -- identity ---------------------------------------------------------------------
+    @property
+    def model(self) -> str:
+        return self.settings.model
+
+    @property
+    def prompt_version(self) -> str:
+        return self.prompts.version
+
+    def config_key(self) -> str:
+        """Cache key: what changes the output (never the key or the URL)."""
+        s = self.settings
+        parts = {
+            "backend": BACKEND,
+            "model": s.model,
+            "prompt_version": self.prompts.version,
+            "schema_version": SCHEMA_VERSION,
+            "mode": s.mode,
+            "hints": self.hints,
+            "chunk_tokens": s.chunk_tokens,
+        }
+        return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+    # -- clients ----------------------------------------------------------------------
+    @property
+    def catalog(self) -> Catalog | None:
+        if self._catalog is None:
+            try:
+                from .catalog import Catalog
+
+                self._catalog = Catalog.default()
+            except ImportError:  # pragma: no cover - catalog ships with the package
+                return None
+        return self._catalog
+
+    def _client_kwargs(self) -> dict[str, Any]:
+        s = self.settings
+        return {
+            "api_key": s.client_key(),
+            "base_url": s.base_url,
+            "timeout": s.timeout,
+            "max_retries": 0,
+        }
+
+    @property
+    def client(self) -> openai.OpenAI:
+        if self._client is None:
+            self._client = openai.OpenAI(**self._client_kwargs())
+        return self._client
+
+    @property
+    def async_client(self) -> openai.AsyncOpenAI:
+        if self._async_client is None:
+            self._async_client = openai.AsyncOpenAI(**self._client_kwargs())
+        return self._async_client
+
+    # -- request building -------------------------------------------------------------
+    def _hint_names(self, doc: Document) -> list[str]:
+        if not self.hints:
+            return []
+        source = self.hint_source or default_hints
+        return list(dict.fromkeys(n for n in source(doc) if n))
+
+    def _messages(self, doc: Document, chunk: Chunk, parts: int, hints: list[str]) -> list[Any]:
+        in_chunk = [n for n in hints if n.casefold() in chunk.text.casefold()][:MAX_HINTS]
+        return build_messages(
+            self.prompts,
+            chunk.text,
+            title=doc.title,
+            part=chunk.index + 1,
+            parts=parts,
+            hints=in_chunk or None,
+        )
+
+    def _create_kwargs(self, messages: list[Any]) -> dict[str, Any]:
+        s = self.settings
+        return {
+            "response_model": ExtractedStack,
+            "messages": messages,
+            "model": s.model,
+            "temperature": s.temperature,
+            "max_tokens": s.max_tokens,
+            "max_retries": s.max_reasks,
+            "strict": False,
+        }
+
+    def _provenance(self, meter: _Meter, started: float, chunks: int) -> Provenance:
+        return Provenance(
+            backend=BACKEND,
+            model=self.settings.model,
+            prompt_version=self.prompts.version,
+            stackextract_version=__version__,
+            usage=meter.usage(),
+            duration_s=round(time.monotonic() - started, 3),
+            chunks=chunks,
+        )
+
+    def _finish(
+        self, doc: Document, results: list[ExtractedStack], run: _DocumentRun, started: float
+    ) -> Stack:
+        provenance = self._provenance(run.meter, started, max(1, len(results)))
+        stacks = [
+            to_stack(r, doc, provenance=provenance, catalog=self.catalog) for r in results
+        ]
+        if not stacks:
+            return Stack(source=doc.to_source(), provenance=provenance)
+        return merge_stacks(
+            stacks, source=doc.to_source(), provenance=provenance, catalog=self.catalog
+        )
+
+    def _error(self, exc: BaseException, doc: Document, run: _DocumentRun) -> ExtractionError:
+        attempts = run.meter.attempts
+        message = _one_line(_explain(exc, self.settings, attempts))
+        return ExtractionError(message, url=doc.url or doc.path, attempts=max(1, attempts))
+
+    # -- sync -------------------------------------------------------------------------
+    def extract(self, doc: Document) -> Stack:
+        """The Stack of one document (ungrounded quotes); raises ExtractionError."""
+        started = time.monotonic()
+        run = _DocumentRun(self.settings, _Meter(), started + self.settings.total_timeout)
+        chunks = chunk_text(doc.text, max_tokens=self.settings.chunk_tokens)
+        hints = self._hint_names(doc) if chunks else []
+        client = self.client
+        retry = _Retry(self.settings, run.deadline)
+
+        def raw_create(**kwargs: Any) -> Any:
+            for attempt in Retrying(**retry.kwargs()):
+                with attempt:
+                    run.meter.attempts += 1
+                    response = client.chat.completions.create(**run.request_kwargs(kwargs))
+            run.meter.add(response)
+            _check_response(response, self.settings)
+            return response
+
+        create = instructor.patch(create=raw_create, mode=MODES[self.settings.mode])
+        results = []
+        try:
+            for chunk in chunks:
+                messages = self._messages(doc, chunk, len(chunks), hints)
+                results.append(create(**self._create_kwargs(messages)))
+        except Exception as exc:
+            raise self._error(exc, doc, run) from exc
+        return self._finish(doc, results, run, started)
+
+    # -- async ------------------------------------------------------------------------
+    async def aextract(self, doc: Document) -> Stack:
+        """Async `extract`: chunks run concurrently (bounded by `chunk_concurrency`)."""
+        started = time.monotonic()
+        run = _DocumentRun(self.settings, _Meter(), started + self.settings.total_timeout)
+        chunks = chunk_text(doc.text, max_tokens=self.settings.chunk_tokens)
+        hints = self._hint_names(doc) if chunks else []
+        client = self.async_client
+        retry = _Retry(self.settings, run.deadline)
+
+        async def raw_create(**kwargs: Any) -> Any:
+            async for attempt in AsyncRetrying(**retry.kwargs()):
+                with attempt:
+                    run.meter.attempts += 1
+                    response = await client.chat.completions.create(
+                        **run.request_kwargs(kwargs)
+                    )
+            run.meter.add(response)
+            _check_response(response, self.settings)
+            return response
+
+        create = instructor.patch(create=raw_create, mode=MODES[self.settings.mode])
+        gate = asyncio.Semaphore(self.settings.chunk_concurrency)
+
+        async def one(chunk: Chunk) -> ExtractedStack:
+            async with gate:
+                messages = self._messages(doc, chunk, len(chunks), hints)
+                result: ExtractedStack = await create(**self._create_kwargs(messages))
+                return result
+
+        tasks = [asyncio.ensure_future(one(c)) for c in chunks]
+        try:
+            results = list(await asyncio.gather(*tasks))
+        except Exception as exc:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise self._error(exc, doc, run) from exc
+        return self._finish(doc, results, run, started)
+
+
+def default_hints(doc: Document) -> list[str]:
+    """Candidate tool names from the offline extractor (or the catalog matcher)."""
+    try:
+        from .heuristic import HeuristicExtractor
+
+        return [t.name for t in HeuristicExtractor().extract(doc).tools]
+    except ImportError:
+        from .catalog import Catalog
+
+        return [m.entry.name for m in Catalog.default().find_mentions(doc.text)]

@@ -1,0 +1,103 @@
+"""One document from source to grounded Stack: load, extract, ground, filter."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .catalog import Catalog
+from .extractors import Extractor, get_extractor
+from .grounding import ground_stack
+from .load import aload, load
+from .models import Document, Stack
+
+DEFAULT_MIN_CONFIDENCE = 0.5
+
+
+def finish(
+    stack: Stack,
+    document: Document,
+    *,
+    strict: bool = False,
+    min_confidence: float = DEFAULT_MIN_CONFIDENCE,
+    catalog: Catalog | None = None,
+) -> Stack:
+    """Ground every item in the text and keep what clears `min_confidence`."""
+    stack = ground_stack(stack, document, strict=strict, catalog=catalog)
+    if min_confidence <= 0:
+        return stack
+    tools = [t for t in stack.tools if t.confidence >= min_confidence]
+    names = {n.casefold() for t in tools for n in (t.name, t.canonical)}
+
+    def keep(item: Any, *attrs: str) -> bool:
+        return item.confidence >= min_confidence and all(
+            getattr(item, a).casefold() in names for a in attrs
+        )
+
+    return stack.model_copy(update={
+        "tools": tools,
+        "reasons": [r for r in stack.reasons if keep(r, "tool")],
+        "regrets": [r for r in stack.regrets if keep(r, "tool")],
+        "migrations": [m for m in stack.migrations if keep(m, "from_tool", "to_tool")],
+    })
+
+
+def process_document(
+    document: Document,
+    extractor: Extractor,
+    *,
+    strict: bool = False,
+    min_confidence: float = DEFAULT_MIN_CONFIDENCE,
+) -> Stack:
+    """Extract and ground one already-loaded document."""
+    return finish(extractor.extract(document), document, strict=strict,
+                  min_confidence=min_confidence, catalog=getattr(extractor, "catalog", None))
+
+
+async def aprocess_document(
+    document: Document,
+    extractor: Extractor,
+    *,
+    strict: bool = False,
+    min_confidence: float = DEFAULT_MIN_CONFIDENCE,
+) -> Stack:
+    stack = await extractor.aextract(document)
+    return finish(stack, document, strict=strict, min_confidence=min_confidence,
+                  catalog=getattr(extractor, "catalog", None))
+
+
+def extract(
+    source: str | Path | Document,
+    *,
+    backend: str = "auto",
+    extractor: Extractor | None = None,
+    strict: bool = False,
+    min_confidence: float = DEFAULT_MIN_CONFIDENCE,
+    allow_private: bool = False,
+    **settings: Any,
+) -> Stack:
+    """The stack of a writeup: a URL, a path, raw HTML/markdown/text, or a Document.
+
+    `backend` is "offline" (no network, no key), "llm", or "auto" (the LLM when
+    OPENAI_API_KEY or OPENAI_BASE_URL is set). Every item comes back grounded in the text.
+    """
+    document = load(source, allow_private=allow_private)
+    extractor = extractor or get_extractor(backend, **settings)
+    return process_document(document, extractor, strict=strict, min_confidence=min_confidence)
+
+
+async def aextract(
+    source: str | Path | Document,
+    *,
+    backend: str = "auto",
+    extractor: Extractor | None = None,
+    strict: bool = False,
+    min_confidence: float = DEFAULT_MIN_CONFIDENCE,
+    allow_private: bool = False,
+    **settings: Any,
+) -> Stack:
+    """Async `extract`."""
+    document = await aload(source, allow_private=allow_private)
+    extractor = extractor or get_extractor(backend, **settings)
+    return await aprocess_document(document, extractor, strict=strict,
+                                   min_confidence=min_confidence)

@@ -1,0 +1,137 @@
+"""Settings of the LLM backend: keyword arguments first, then the environment, then defaults.
+
+The API key is kept out of `repr()` so that settings can be logged or shown in errors.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+from .errors import ConfigError
+
+MODES = ("json_schema", "tools", "json", "md_json")
+DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
+DEFAULT_LOCAL_MODEL = "local"
+LOCAL_PLACEHOLDER_KEY = "sk-no-key-needed"
+
+ENV_API_KEY = "OPENAI_API_KEY"
+ENV_BASE_URL = "OPENAI_BASE_URL"
+ENV_MODEL = "STACKEXTRACT_MODEL"
+ENV_MODE = "STACKEXTRACT_LLM_MODE"
+
+
+@dataclass(frozen=True)
+class LLMSettings:
+    """Everything the LLM backend needs to reach a model and bound its cost.
+
+    `timeout` bounds one HTTP request, `total_timeout` one document (all chunks, retries
+    and re-asks). `max_retries` counts retries of transient HTTP errors (429, 5xx,
+    timeouts); `max_reasks` counts instructor's re-asks after invalid output.
+    """
+
+    api_key: str | None = None
+    base_url: str | None = None
+    model: str = DEFAULT_OPENAI_MODEL
+    mode: str = "tools"
+    temperature: float = 0.0
+    max_tokens: int = 2048
+    chunk_tokens: int = 1200
+    timeout: float = 120.0
+    max_retries: int = 4
+    max_reasks: int = 2
+    total_timeout: float = 900.0
+    retry_after_max: float = 60.0
+    backoff_initial: float = 1.0
+    backoff_max: float = 30.0
+    chunk_concurrency: int = 4
+
+    def __repr__(self) -> str:
+        shown = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "api_key":
+                value = "***" if value else None
+            shown.append(f"{f.name}={value!r}")
+        return f"LLMSettings({', '.join(shown)})"
+
+    __str__ = __repr__
+
+    @property
+    def is_openai(self) -> bool:
+        """True when talking to api.openai.com (no base URL, or the official one)."""
+        return not self.base_url or "api.openai.com" in self.base_url
+
+    @classmethod
+    def resolve(cls, env: Mapping[str, str] | None = None, **kwargs: Any) -> LLMSettings:
+        """Keyword arguments (those not None) > environment > defaults.
+
+        Without a key or a base URL the settings are still built (so a config key can be
+        computed); `require_endpoint()` says what is missing.
+        """
+        env = os.environ if env is None else env
+        known = {f.name for f in fields(cls)}
+        unknown = set(kwargs) - known
+        if unknown:
+            raise ConfigError(f"unknown LLM setting(s): {', '.join(sorted(unknown))}")
+        given = {k: v for k, v in kwargs.items() if v is not None}
+        api_key = given.pop("api_key", None) or env.get(ENV_API_KEY) or None
+        base_url = given.pop("base_url", None) or env.get(ENV_BASE_URL) or None
+        is_openai = not base_url or "api.openai.com" in base_url
+        model = (
+            given.pop("model", None)
+            or env.get(ENV_MODEL)
+            or (DEFAULT_OPENAI_MODEL if is_openai else DEFAULT_LOCAL_MODEL)
+        )
+        mode = (given.pop("mode", None) or env.get(ENV_MODE) or "").strip().lower()
+        if not mode:
+            # OpenAI: function calling; local servers: grammar/structured-output constrained.
+            mode = "tools" if is_openai else "json_schema"
+        mode = mode.replace("-", "_")
+        if mode not in MODES:
+            raise ConfigError(f"unknown LLM mode {mode!r}; use one of: {', '.join(MODES)}")
+        settings = cls(api_key=api_key, base_url=base_url, model=model, mode=mode, **given)
+        settings._check()
+        return settings
+
+    def _check(self) -> None:
+        for name in ("max_tokens", "chunk_tokens", "chunk_concurrency"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1")
+        for name in ("max_retries", "max_reasks"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be 0 or more")
+        for name in ("timeout", "total_timeout"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be positive (seconds)")
+
+    @property
+    def configured(self) -> bool:
+        """True when a key or a base URL is set: the LLM can be tried."""
+        return bool(self.api_key or self.base_url)
+
+    def require_endpoint(self) -> None:
+        """Raise ConfigError unless a key or a base URL is set."""
+        if not self.configured:
+            raise ConfigError(
+                f"the llm backend needs {ENV_API_KEY} or {ENV_BASE_URL} "
+                "(or --base-url for a local server); or use --backend offline"
+            )
+
+    def client_key(self) -> str:
+        """The key to hand to the openai client: local servers accept any placeholder."""
+        return self.api_key or LOCAL_PLACEHOLDER_KEY
+
+    def with_(self, **changes: Any) -> LLMSettings:
+        """A copy with some fields changed (validated like `resolve`)."""
+        settings = replace(self, **changes)
+        settings._check()
+        return settings
+
+
+def llm_configured(env: Mapping[str, str] | None = None) -> bool:
+    """Whether `--backend auto` should pick the LLM: a key or a base URL is in the environment."""
+    env = os.environ if env is None else env
+    return bool(env.get(ENV_API_KEY) or env.get(ENV_BASE_URL))

@@ -1,0 +1,210 @@
+"""Test helpers for store, export, batch and docs tests: hand-built records, page server."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from stackextract.models import (
+    Category,
+    Document,
+    Evidence,
+    Migration,
+    Provenance,
+    Reason,
+    Regret,
+    Stack,
+    Status,
+    Tool,
+)
+
+TEXT = (
+    "We run everything on Postgres and Redis. We moved from MongoDB to Postgres in 2021 "
+    "because joins were painful. I would not pick Vue again; React would be my choice. "
+    "We like Postgres because it is boring."
+)
+
+
+def ev(text: str, quote: str) -> Evidence:
+    start = text.find(quote)
+    return Evidence(
+        quote=quote, start=start, end=start + len(quote), grounded=start >= 0, match="exact"
+    )
+
+
+def make_document(
+    url: str = "https://example.com/stack", text: str = TEXT, **kw: object
+) -> Document:
+    return Document(text=text, url=url, title="Our stack", author="Ann", format="html", **kw)
+
+
+def make_stack(doc: Document, *, backend: str = "offline", company: str = "Example") -> Stack:
+    t = doc.text
+    return Stack(
+        source=doc.to_source(),
+        company=company,
+        tools=[
+            Tool(
+                name="Postgres",
+                canonical="PostgreSQL",
+                category=Category.database,
+                status=Status.uses,
+                evidence=[ev(t, "We run everything on Postgres")],
+            ),
+            Tool(
+                name="Redis",
+                canonical="Redis",
+                category=Category.cache,
+                evidence=[ev(t, "Postgres and Redis")],
+            ),
+            Tool(
+                name="MongoDB",
+                canonical="MongoDB",
+                category=Category.database,
+                status=Status.used_previously,
+                evidence=[ev(t, "We moved from MongoDB to Postgres")],
+            ),
+            Tool(
+                name="Vue",
+                canonical="Vue.js",
+                category=Category.frontend,
+                status=Status.used_previously,
+                evidence=[Evidence(quote="not in the text"), ev(t, "I would not pick Vue again")],
+            ),
+        ],
+        reasons=[
+            Reason(
+                tool="Postgres",
+                text="boring",
+                evidence=[ev(t, "We like Postgres because it is boring.")],
+            )
+        ],
+        regrets=[
+            Regret(
+                tool="Vue",
+                text="would not pick again",
+                would_instead="React",
+                evidence=[ev(t, "I would not pick Vue again")],
+            )
+        ],
+        migrations=[
+            Migration(
+                from_tool="MongoDB",
+                to_tool="PostgreSQL",
+                reasons=["joins were painful"],
+                evidence=[ev(t, "We moved from MongoDB to Postgres in 2021")],
+            )
+        ],
+        provenance=Provenance(backend=backend, model=None, prompt_version="p1"),
+    )
+
+
+# --- a page server for batch tests and benchmarks ----------------------------------------
+
+PAGE_TEMPLATE = """<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
+<title>Engineering at Example {i}: our stack</title></head><body>
+<nav>Home | Blog | Jobs</nav><article><h1>Our stack, part {i}</h1>
+<p>Post number {i}. We run our backend on Python with Django and store everything in
+PostgreSQL. Redis holds our sessions and caches, and Celery runs background jobs.</p>
+<p>In 2019 we moved from Jenkins to GitHub Actions because Jenkins was painful to maintain.
+We chose Terraform because it lets us review infrastructure changes like code.</p>
+<p>Looking back, I regret choosing MongoDB for the first version; I would pick PostgreSQL
+from the start. The frontend is React with TypeScript, deployed on AWS.</p>
+</article><footer>Copyright Example Inc.</footer></body></html>"""
+
+
+def page_html(i: int) -> bytes:
+    return PAGE_TEMPLATE.format(i=i).encode()
+
+
+class PageServer:
+    """A threaded 127.0.0.1 server: /page/<i> is a stack writeup, /missing a 404, /error a 500.
+
+    `delay` slows every page response (seconds), so a run can be killed mid-way.
+    """
+
+    def __init__(self, *, delay: float = 0.0) -> None:
+        self.delay = delay
+        self.broken: set[str] = set()  # paths that answer 500 for now
+        self.hits: Counter[str] = Counter()
+        self._lock = threading.Lock()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                with outer._lock:
+                    outer.hits[self.path] += 1
+                if outer.delay:
+                    time.sleep(outer.delay)
+                if self.path in outer.broken:
+                    body, code = b"down for now", 503
+                elif self.path.startswith("/page/"):
+                    body, code = page_html(int(self.path.rsplit("/", 1)[1])), 200
+                elif self.path == "/error":
+                    body, code = b"oops", 500
+                else:
+                    body, code = b"not found", 404
+                self.send_response(code)
+                self.send_header(
+                    "Content-Type", "text/html; charset=utf-8" if code == 200 else "text/plain"
+                )
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def url(self, i: int) -> str:
+        return f"{self.base_url}/page/{i}"
+
+    def __enter__(self) -> PageServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _main(argv: list[str]) -> int:
+    """`python tests/batch_helpers.py DB SOURCE... [--concurrency N]`: a batch in a subprocess."""
+    import json
+
+    from stackextract.batch import run_batch
+
+    concurrency = 2
+    if "--concurrency" in argv:
+        i = argv.index("--concurrency")
+        concurrency = int(argv[i + 1])
+        del argv[i : i + 2]
+    db, *sources = argv
+    summary = run_batch(
+        sources,
+        db=db,
+        backend="offline",
+        concurrency=concurrency,
+        allow_private=True,
+        progress=False,
+        fetch_options={"retries": 0},
+    )
+    print(json.dumps(summary.as_dict()), flush=True)
+    return summary.exit_code
+
+
+if __name__ == "__main__":
+    import sys
+
+    raise SystemExit(_main(sys.argv[1:]))
