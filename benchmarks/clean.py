@@ -20,6 +20,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import trafilatura
 
@@ -63,14 +64,20 @@ SYSTEMS: dict[str, Callable[[str], str]] = {
 }
 
 
-def run(fn: Callable[[str], str], html: dict[str, str]) -> tuple[dict[str, str], list[float]]:
-    out: dict[str, str] = {}
-    times: list[float] = []
-    for key, page in html.items():
-        start = time.perf_counter()
-        out[key] = fn(page)
-        times.append(time.perf_counter() - start)
-    return out, times
+def run_all(
+    html: dict[str, str],
+) -> tuple[dict[str, dict[str, str]], dict[str, list[float]]]:
+    """Run every system on every page, page by page with the order rotated, so that a
+    change in machine load during the run weighs on all systems alike."""
+    names = list(SYSTEMS)
+    outputs: dict[str, dict[str, str]] = {n: {} for n in names}
+    times: dict[str, list[float]] = {n: [] for n in names}
+    for i, (key, page) in enumerate(html.items()):
+        for name in names[i % len(names) :] + names[: i % len(names)]:
+            start = time.perf_counter()
+            outputs[name][key] = SYSTEMS[name](page)
+            times[name].append(time.perf_counter() - start)
+    return outputs, times
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -87,14 +94,13 @@ def main(argv: list[str] | None = None) -> int:
     for fn in SYSTEMS.values():  # warm imports and caches outside the timings
         fn(next(iter(html.values())))
 
-    rows = []
+    rows: list[dict[str, Any]] = []
     per_page: dict[str, dict[str, PageScore]] = {}
-    outputs: dict[str, dict[str, str]] = {}
-    for name, fn in SYSTEMS.items():
-        pred, times = run(fn, html)
-        scores = {k: score_page(truth[k], pred[k]) for k in truth}
-        per_page[name], outputs[name] = scores, pred
-        s = summarize(scores.values())
+    outputs, times = run_all(html)
+    for name in SYSTEMS:
+        pred, spent = outputs[name], times[name]
+        per_page[name] = {k: score_page(truth[k], pred[k]) for k in truth}
+        s = summarize(per_page[name].values())
         rows.append(
             {
                 "system": name,
@@ -102,14 +108,14 @@ def main(argv: list[str] | None = None) -> int:
                 "precision": s.precision,
                 "recall": s.recall,
                 "accuracy": s.accuracy,
-                "ms_per_page": 1000 * statistics.mean(times),
-                "ms_median": 1000 * statistics.median(times),
-                "seconds_total": sum(times),
+                "ms_per_page": 1000 * statistics.mean(spent),
+                "ms_median": 1000 * statistics.median(spent),
+                "seconds_total": sum(spent),
                 "empty": sum(not pred[k].strip() for k in pred),
             }
         )
 
-    base = rows[1]["seconds_total"]
+    base = float(rows[1]["seconds_total"])
     print(f"{len(truth)} pages from {args.data}\n")
     print(
         "| system | F1 | precision | recall | accuracy | ms/page (mean) | ms/page (median) "
@@ -126,13 +132,15 @@ def main(argv: list[str] | None = None) -> int:
     ours = per_page["stackextract clean_html"]
     worst = sorted(ours, key=lambda k: ours[k].f1)[: args.worst]
     if worst:
-        print(f"\nworst {len(worst)} pages of stackextract clean_html (id, F1, P, R, chars out/ref):")
+        print(
+            f"\nworst {len(worst)} pages of stackextract clean_html (id, F1, P, R, chars out/ref):"
+        )
         for k in worst:
-            s = ours[k]
+            page = ours[k]
             n_out, n_ref = len(outputs["stackextract clean_html"][k]), len(truth[k])
             print(
-                f"  {k[:12]}  F1={s.f1:.3f}  P={s.precision:.3f}  R={s.recall:.3f}  "
-                f"{n_out}/{n_ref}"
+                f"  {k[:12]}  F1={page.f1:.3f}  P={page.precision:.3f}  "
+                f"R={page.recall:.3f}  {n_out}/{n_ref}"
             )
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")

@@ -15,7 +15,9 @@ of the lines that follow):
     Name | alias; alias | flags
 
 flags: `cs` (case-sensitive: every spelling matches only exactly as written) and `amb`
-(ambiguous: an ordinary word even when capitalised, the extractor needs supporting context).
+(ambiguous: an ordinary word even when capitalised, the extractor needs supporting context) and
+`gen` (generic: a format or protocol every team touches, e.g. JSON or HTML; reported only when the
+text says the team chose or uses it).
 """
 
 from __future__ import annotations
@@ -34,13 +36,18 @@ OUTPUT = ROOT / "src" / "stackextract" / "data" / "catalog.json"
 WORDS = ROOT / "tests" / "catalog_common_words.txt"
 DOMAIN_WORDS = SOURCES / "domain_words.txt"
 
-CATEGORIES = (
-    "language frontend backend mobile database cache search queue data_warehouse data_pipeline "
-    "orchestration analytics bi ml ai_api cloud compute containers iac ci_cd monitoring logging "
-    "error_tracking security auth testing collaboration payments communication cms other"
-).split()
 
-FLAGS = {"cs", "amb"}
+def _categories() -> frozenset[str]:
+    """The Category enum of models.py, read from the source tree so that the lists never drift."""
+    sys.path.insert(0, str(ROOT / "src"))
+    from stackextract.models import Category
+
+    return frozenset(c.value for c in Category)
+
+
+CATEGORIES = _categories()
+
+FLAGS = {"cs", "amb", "gen"}
 _PREFIX_SWAP = {"Amazon ": "AWS ", "AWS ": "Amazon "}
 _NO_SWAP = {"Amazon Web Services", "AWS"}
 
@@ -58,6 +65,7 @@ class Entry:
     aliases: list[str] = field(default_factory=list)
     case_sensitive: bool = False
     ambiguous: bool = False
+    generic: bool = False
     origin: str = ""
 
     def terms(self) -> list[str]:
@@ -71,6 +79,7 @@ class Entry:
             "category": self.category,
             "case_sensitive": self.case_sensitive,
             "ambiguous": self.ambiguous,
+            **({"generic": True} if self.generic else {}),
         }
 
 
@@ -114,6 +123,7 @@ def parse_sources(directory: Path = SOURCES) -> list[Entry]:
                     aliases=[a for a in aliases if a],
                     case_sensitive="cs" in flags,
                     ambiguous="amb" in flags,
+                    generic="gen" in flags,
                     origin=where,
                 )
             )
@@ -122,6 +132,11 @@ def parse_sources(directory: Path = SOURCES) -> list[Entry]:
 
 def _tokens(term: str) -> list[str]:
     return [t for t in re.split(r"[^a-z]+", term.lower()) if t]
+
+
+def _is_word(token: str, words: set[str]) -> bool:
+    """An English word, plurals included (the word list holds dictionary forms only)."""
+    return token in words or (len(token) > 3 and token.endswith("s") and token[:-1] in words)
 
 
 def add_variants(entry: Entry, words: set[str]) -> None:
@@ -139,8 +154,8 @@ def add_variants(entry: Entry, words: set[str]) -> None:
             lowered = term.lower()
             if lowered == term or not re.search(r"[\s.\-0-9]", term):
                 continue
-            if all(tok in words for tok in _tokens(term)):
-                continue
+            if all(_is_word(tok, words) for tok in _tokens(term)):
+                continue  # an ordinary phrase in lower case ("lambda functions")
             extra.append(lowered)
     entry.aliases = _dedupe(entry.name, [*entry.aliases, *extra], entry.case_sensitive)
 
@@ -181,7 +196,9 @@ def conflicts(entries: list[Entry]) -> list[str]:
         for term in {t.casefold() for t in e.terms()}:
             other = owner.get(term)
             if other is not None and other is not e:
-                problems.append(f"{term!r}: {other.name} ({other.origin}) and {e.name} ({e.origin})")
+                problems.append(
+                    f"{term!r}: {other.name} ({other.origin}) and {e.name} ({e.origin})"
+                )
             owner.setdefault(term, e)
     return problems
 
@@ -257,7 +274,10 @@ def main(argv: list[str] | None = None) -> int:
         print(report(entries, load_words()))
     if args.check:
         if not OUTPUT.exists() or OUTPUT.read_text(encoding="utf-8") != text:
-            print(f"{OUTPUT.relative_to(ROOT)} is stale: run scripts/build_catalog.py", file=sys.stderr)
+            print(
+                f"{OUTPUT.relative_to(ROOT)} is stale: run scripts/build_catalog.py",
+                file=sys.stderr,
+            )
             return 1
         return 0
     OUTPUT.parent.mkdir(parents=True, exist_ok=True)

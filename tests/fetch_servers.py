@@ -92,7 +92,7 @@ def drip(
 
         def pieces() -> Iterator[bytes]:
             for _ in range(count):
-                if h.server.stopping.wait(interval):  # type: ignore[attr-defined]
+                if h.server.stopping.wait(interval):
                     return
                 yield piece
 
@@ -105,7 +105,7 @@ def hang(*, seconds: float = 30.0) -> Handler:
     """Read the request, then say nothing (until the server stops or `seconds` pass)."""
 
     def handle(h: _RequestHandler) -> None:
-        h.server.stopping.wait(seconds)  # type: ignore[attr-defined]
+        h.server.stopping.wait(seconds)
         h.close_connection = True
 
     return handle

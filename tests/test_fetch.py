@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import httpx
 import pytest
@@ -37,10 +38,12 @@ from stackextract.fetch import (
 __all__ = ["fetch_server"]  # the fixture, imported for pytest
 
 PUBLIC_IP = "93.184.216.34"
-FAST = {"allow_private": True, "timeout": 2.0, "retries": 0}
+Guarded = tuple[FetchServer, Callable[[str, int], Sequence[str]]]
+FAST: dict[str, Any] = {"allow_private": True, "timeout": 2.0, "retries": 0}
 
 
-def fast(**overrides: object) -> dict[str, object]:
+def fast(**overrides: Any) -> dict[str, Any]:
+    """Keyword arguments for quick fetches of the local test server."""
     return {**FAST, **overrides}
 
 
@@ -142,7 +145,7 @@ def test_500_recovers_on_retry() -> None:
     ok = page()
     fail = page(b"busy", content_type="text/plain", status=502)
 
-    def flaky(handler):  # type: ignore[no-untyped-def]
+    def flaky(handler: Any) -> None:
         calls["n"] += 1
         (fail if calls["n"] == 1 else ok)(handler)
 
@@ -443,7 +446,7 @@ def test_relative_or_garbage_url_is_a_fetch_error() -> None:
         fetch("/just/a/path", allow_private=True)
 
 
-def _resolver(table: dict[str, list[str]]):  # type: ignore[no-untyped-def]
+def _resolver(table: dict[str, list[str]]) -> Callable[[str, int], Sequence[str]]:
     def resolve(host: str, port: int) -> Sequence[str]:
         if host not in table:
             raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
@@ -498,7 +501,7 @@ def test_a_hanging_resolver_does_not_hang_the_guard() -> None:
 
 
 @pytest.fixture
-def guarded() -> Iterator[tuple[FetchServer, object]]:
+def guarded() -> Iterator[Guarded]:
     """A server reached as `localhost`, which a test resolver calls public, so that only the
     redirect target (127.0.0.1 or a private name) is left for the guard to refuse."""
     with FetchServer({"/page": page()}) as server:
@@ -512,7 +515,7 @@ def guarded() -> Iterator[tuple[FetchServer, object]]:
     ("path", "message"),
     [("/to-loopback", "127.0.0.1 is a loopback"), ("/to-internal", "resolves to 10.1.1.1")],
 )
-def test_every_redirect_hop_is_guarded(guarded, path: str, message: str) -> None:  # type: ignore[no-untyped-def]
+def test_every_redirect_hop_is_guarded(guarded: Guarded, path: str, message: str) -> None:
     server, resolver = guarded
     opts = _options(2.0, 1_000_000, False, None, 0, 0.01)
     start = f"http://localhost:{server.port}{path}"
@@ -615,7 +618,7 @@ def test_afetch_guard(fetch_server: FetchServer) -> None:
     assert fetch_server.hits["/page"] == 0
 
 
-def test_afetch_guards_every_hop(guarded) -> None:  # type: ignore[no-untyped-def]
+def test_afetch_guards_every_hop(guarded: Guarded) -> None:
     server, resolver = guarded
     opts = _options(2.0, 1_000_000, False, None, 0, 0.01)
     with pytest.raises(BlockedURLError, match=r"127\.0\.0\.1 is a loopback"):

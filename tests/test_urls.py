@@ -176,3 +176,26 @@ def test_parse_url_list_properties(lines: list[str]) -> None:
     physical = text.splitlines()
     for number, line in result.invalid:
         assert physical[number - 1].strip() == line
+
+
+_PIECES = st.sampled_from(
+    [*"abcXYZ09:/?#&=%.-_~[]@!$'()*+,;éü", "%2F", "%7e", "%41", "%zz", "..", "./", "&amp;",
+     "%20", "+", "==", "utm_source=x"]
+)
+_HOSTS = st.sampled_from(
+    ["example.com", "EXAMPLE.com.", "例え.jp", "xn--r8jz45g.jp", "127.0.0.1", "[::1]",
+     "[::FFFF:1.2.3.4]", "a_b.example", "ex.com:80", "ex.com:8080", "ex.com:443", "ÉCOLE.fr"]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(["http://", "https://", "HTTPS://"]), _HOSTS,
+       st.lists(_PIECES, max_size=25).map("".join))
+def test_normalize_is_idempotent_on_awkward_urls(scheme: str, host: str, rest: str) -> None:
+    text = scheme + host + ("" if rest.startswith(("/", "?", "#")) else "/") + rest
+    try:
+        once = normalize_url(text)
+    except InputError:
+        return
+    assert normalize_url(once) == once
+    assert once.isascii()

@@ -59,13 +59,10 @@ class PageScore:
 def score_page(true: str | None, pred: str | None) -> PageScore:
     """Compare a predicted article body with the reference one."""
     t, p = shingles(true), shingles(pred)
-    tp = sum((t & p).values())
-    fp = sum((p - t).values())
-    fn = sum((t - p).values())
-    total = tp + fp + fn
-    if total:
-        tp, fp, fn = tp / total, fp / total, fn / total
-    return PageScore(float(tp), float(fp), float(fn), tokenize(true) == tokenize(pred))
+    counts = (sum((t & p).values()), sum((p - t).values()), sum((t - p).values()))
+    total = sum(counts) or 1  # normalised so that long pages do not weigh more
+    tp, fp, fn = (c / total for c in counts)
+    return PageScore(tp, fp, fn, tokenize(true) == tokenize(pred))
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ class CatalogEntry:
     aliases: tuple[str, ...] = ()
     case_sensitive: bool = False
     ambiguous: bool = False
+    generic: bool = False  # a format or protocol (JSON, HTML): a tool only when chosen explicitly
     known: bool = True  # False for names proposed by the extractor, not from the catalog
 
     @property
@@ -48,6 +49,18 @@ class Mention:
     end: int
     text: str
     entry: CatalogEntry
+
+
+@lru_cache(maxsize=1)
+def common_words() -> frozenset[str]:
+    """Ordinary English words: a tool spelled like one needs more than a lowercase match."""
+    text = resources.files("stackextract").joinpath("data/common_words.txt").read_text("utf-8")
+    return frozenset(w.strip().lower() for w in text.splitlines() if w.strip())
+
+
+def is_common_word(spelling: str) -> bool:
+    words = spelling.lower().split()
+    return bool(words) and all(w.isalpha() and w in common_words() for w in words)
 
 
 def tokenize(text: str) -> list[re.Match[str]]:
@@ -129,6 +142,7 @@ class Catalog:
                     "aliases": list(dict.fromkeys([*base.aliases, *record.get("aliases", [])])),
                     "case_sensitive": record.get("case_sensitive", base.case_sensitive),
                     "ambiguous": record.get("ambiguous", base.ambiguous),
+                    "generic": record.get("generic", base.generic),
                 }
                 by_name[name.casefold()] = _entry(merged)
             else:
@@ -234,6 +248,7 @@ def _entry(record: dict[str, Any]) -> CatalogEntry:
         aliases=aliases,
         case_sensitive=bool(record.get("case_sensitive", False)),
         ambiguous=bool(record.get("ambiguous", False)),
+        generic=bool(record.get("generic", False)),
     )
 
 

@@ -102,7 +102,7 @@ def clean_html(html: str | bytes, *, url: str | None = None) -> CleanedPage:
 
 def _run(tree: HtmlElement, url: str | None, options: dict[str, Any]) -> _Element | None:
     document = bare_extraction(tree, url=url, **options)
-    return None if document is None else document.body
+    return getattr(document, "body", None)
 
 
 def _text_length(body: _Element | None) -> int:
@@ -163,7 +163,9 @@ def _fence(text: str, char: str, minimum: int) -> str:
 
 def _mark_code(body: _Element) -> None:
     """Fence code blocks with ``` lines and wrap inline code in backticks, in place."""
-    outermost = [c for c in body.iter("code") if not any(a.tag == "code" for a in c.iterancestors())]
+    outermost = [
+        c for c in body.iter("code") if not any(a.tag == "code" for a in c.iterancestors())
+    ]
     for code in outermost:
         text = _code_text(code)
         for child in list(code):
@@ -242,8 +244,11 @@ _COPYRIGHT = re.compile(
     r"([A-Z][\w'’-]+(?:\s+(?:[A-Z]\.\s*)?[A-Z][\w'’-]+){1,2})"
 )
 _ORG_WORDS = frozenset(
-    "inc inc. llc ltd ltd. gmbh corp corp. corporation company co. media group press news "
-    "labs team all rights reserved foundation university the blog".split()
+    (
+        *("inc", "inc.", "llc", "ltd", "ltd.", "gmbh", "corp", "corp.", "corporation"),
+        *("company", "co.", "media", "group", "press", "news", "labs", "team", "all"),
+        *("rights", "reserved", "foundation", "university", "the", "blog"),
+    )
 )
 
 
@@ -260,7 +265,9 @@ def _author_fallback(tree: HtmlElement) -> str | None:
     """A personal blog often names its author only in the copyright notice of its footer."""
     footer_text = " ".join(
         " ".join(el.itertext())
-        for el in tree.xpath('//footer | //*[contains(@id, "footer") or contains(@class, "footer")]')
+        for el in tree.xpath(
+            '//footer | //*[contains(@id, "footer") or contains(@class, "footer")]'
+        )
     )
     candidates = [footer_text] if footer_text.strip() else []
     body = tree.find(".//body")
@@ -275,6 +282,7 @@ def _author_fallback(tree: HtmlElement) -> str | None:
     return None
 
 
+_HOSTNAME = re.compile(r"^(?:[\w-]+\.)+[a-z]{2,}$", re.IGNORECASE)
 _TITLE_SPLIT = re.compile(r"\s+[|–—·:»-]\s+")
 
 
@@ -284,7 +292,7 @@ def _site_name(
     """trafilatura's site name (og:site_name, JSON-LD publisher), else the part of <title>
     that is not the article title ("Post | Blog" -> "Blog"), else the host name."""
     found = _clean_field(found)
-    if found and found != hostname:
+    if found and found != hostname and not _HOSTNAME.match(found):
         return found
     raw = tree.findtext(".//title")
     if raw and title:
@@ -326,8 +334,14 @@ _BOMS = (
     (codecs.BOM_UTF16_BE, "utf-16-be"),
 )
 # As browsers do (WHATWG encoding standard): these labels mean windows-1252.
-_LEGACY_ALIASES = {"iso-8859-1": "cp1252", "latin-1": "cp1252", "latin1": "cp1252",
-                   "ascii": "cp1252", "us-ascii": "cp1252", "iso8859-1": "cp1252"}
+_LEGACY_ALIASES = {
+    "iso-8859-1": "cp1252",
+    "latin-1": "cp1252",
+    "latin1": "cp1252",
+    "ascii": "cp1252",
+    "us-ascii": "cp1252",
+    "iso8859-1": "cp1252",
+}
 
 
 def _codec(label: str) -> str | None:
@@ -342,7 +356,7 @@ def _codec(label: str) -> str | None:
 def decode_html(data: bytes) -> str:
     """Decode page bytes: BOM, then the <meta> charset, then UTF-8, then detection.
 
-    A page declaring a legacy single-byte charset whose bytes are valid UTF-8 (with non-ASCII
+    A page declaring a legacy charset whose bytes are valid UTF-8 (with non-ASCII
     characters) is read as UTF-8: the declaration is the stale part far more often than not.
     """
     for bom, encoding in _BOMS:

@@ -18,7 +18,6 @@ PREVIOUS = [
     rf"(?:migrat|mov|switch|transition|port|convert|went|shift|chang|offload|upgrad)\w*\s+{GAP}(?:away\s+)?from\s+(?:the\s+|our\s+|using\s+)?{T}",
     rf"(?:ripped out|got rid of|dropped|removed|abandon\w*|retired|deprecated|sunset\w*|phased out|replaced|replacing|ditched|killed off|turned off|shut down|stopped using|no longer use\w*|moved off|moved away from|outgrew|left)\s+(?:the\s+|our\s+|all\s+)?(?:\w+\s+)?{T}",
     rf"{T}{GAP}\b(?:was|were|got|has been|have been|had been|is being)\s+(?:\w+\s+)?(?:replaced|removed|retired|deprecated|dropped|phased out|ripped out|sunset|abandoned)",
-    rf"\blegacy\s+(?:\w+\s+)?{T}",
     rf"\b(?:used to|had been using|previously used|formerly used|originally used|initially used|were using|started with|started out with|began with)\s+(?:\w+\s+){{0,2}}{T}",
     rf"\b(?:we|i)\s+(?:used|had|ran|tried|chose|picked|went with)\s+{T}{GAP}\b(?:at first|initially|originally|in the beginning|early on|before|until)",
     rf"{T}{GAP}\b(?:at first|initially|originally|in the beginning|back then)\b",
@@ -28,6 +27,7 @@ PREVIOUS = [
 EVALUATED = [
     rf"\b(?:tried|trying out|considered|evaluated|evaluating|looked at|looked into|experimented with|prototyped|compared|weighed|explored|investigated|benchmarked|played with|toyed with|assessed|tested out|piloted|trialled|trialed)\s+(?:\w+\s+){{0,3}}?{T}",
     rf"\b(?:briefly|also|even)\s+(?:considered|tried|evaluated|looked at)\s+(?:\w+\s+){{0,2}}?{T}",
+    rf"\b(?:considered|evaluated|compared)\s+[^<.;!?]{{0,60}}?[-:\u2013]\s*{T}",
     rf"\b(?:instead of|rather than|as opposed to)\s+(?:something like\s+|using\s+|the\s+|a\s+)?(?:\w+\s+)?{T}",
     rf"\b(?:decided against|ruled out|rejected|passed on|avoided|intentionally avoided|opted against|chose not to use)\s+(?:\w+\s+){{0,2}}?{T}",
     rf"\bwhy not\s+{T}",
@@ -35,10 +35,10 @@ EVALUATED = [
     rf"\b(?:too\s+\w+\s+for us to adopt|not ready to adopt)\b.{{0,20}}{T}|{T}.{{0,60}}\btoo\s+\w+(?:\s+and\s+\w+)?\s+for us to adopt",
 ]
 PLANNED = [
-    rf"\b(?:will|going to|plan(?:ning)? to|intend(?:ing)? to|aim(?:ing)? to|hope to|hoping to|about to|are (?:moving|migrating|switching|transitioning) to|(?:were|are) trying to (?:switch|move|migrate|transition) to|in the process of (?:moving|migrating|switching) to)\s+(?:\w+\s+){{0,4}}?{T}",
+    rf"\b(?:we|i|our team)\s*(?:'ll|will|'re going to|are going to|am going to|'m going to|plan to|are planning to|'re planning to|intend to|aim to|hope to|are hoping to|are about to|'re about to|were trying to|are trying to|'re trying to|are in the process of)\s+(?:\w+\s+){{0,4}}?{T}",
+    rf"\b(?:we|i)(?:'re| are| were)\s+(?:moving|migrating|switching|transitioning)\s+(?:\w+\s+){{0,3}}?to\s+{T}",
     rf"{T}{GAP}\b(?:is|are)\s+(?:on our roadmap|next on our list|planned|coming soon)",
     rf"\b(?:roadmap|next quarter|next year|later this year)\b.{{0,60}}{T}",
-    rf"\b(?:currently|now|soon)\s+(?:integrating|adopting|rolling out|migrating to|moving to|onboarding)\s+(?:\w+\s+){{0,2}}?{T}",
 ]
 USES = [
     rf"\b(?:we|our team|the team|i)\s+(?:now\s+|currently\s+|still\s+|also\s+|heavily\s+|mostly\s+|primarily\s+|mainly\s+)?(?:use|uses|rely on|run|runs|are using|are running|build on|built on|deploy on|deployed on|host on|chose|picked|settled on|went with|adopted|standardi[sz]ed on|love|like)\s+(?:\w+\s+){{0,2}}?{T}",
@@ -56,7 +56,15 @@ NOT_STACK = [
     rf"\b(?:abstractions|frameworks|libraries|tools)\s+like\s+{T}",
     rf"\b(?:the maturity of|as mature as|maturity of)\s+{T}",
     rf"\b(?:hope rests on|excited about|keeping an eye on|watching)\s+{T}",
-    rf"\balternatives?\s*:\s*(?:{T}{SEP}?)+",
+    rf"\b(?:services?|apis?|tools|abstractions?|frameworks?|librar(?:y|ies)|platforms?|providers?|vendors?|companies|products?|solutions?|engines?|databases?|warehouses?|lakes?)\s+(?:such as|like|\(?e\.g\.?,?)\s+(?:\w+\s+)?{T}",
+    rf"\b(?:set of|lots of|plenty of|many|several|various|popular)\s+(?:\w+\s+)?(?:librar(?:y|ies)|tools|frameworks|options|choices)\b[^<.;]{{0,40}}:\s*{T}",
+    rf"{T}\s+(?:is|are)\s+(?:commonly|widely|often|typically|usually|generally)\s+used\b",
+    rf"\bintegrat\w*\s+(?:well\s+|nicely\s+|seamlessly\s+)?with\s+{T}",
+    rf"\b(?:also\s+)?supports?\s+{T}",
+    rf"\byour\s+{T}",
+    r"\bthis (?:site|website|blog|page) uses\b",
+    rf"{T}\s+(?:vs\.?|versus)\s+{T}",
+    rf"\b(?:memes?|jokes?)\b[^<]{{0,30}}{T}",
 ]
 ALTERNATIVES_HEADING = re.compile(
     r"^\W*(?:alternatives?|other (?:options|alternatives|tools)|competitors|similar (?:tools|products)"
@@ -104,36 +112,56 @@ MIGRATION_VERB = re.compile(
 )
 
 # -- reasons and regrets -----------------------------------------------------------------
-REASON_CUES = re.compile(
-    r"\b(?:because|since|due to|thanks to|as it|as they|so that|so we|which means|which allows|"
-    r"allow(?:s|ed)? us|let(?:s)? us|enabl\w+|help(?:s|ed)? us|gives? us|gave us|the reason|"
-    r"reasons?\b|benefits?|advantages?|pros?\b|easy|easier|simple|simplicity|productiv\w*|"
-    r"fast|faster|quick\w*|reliab\w*|stable|mature|maturity|scal\w+|flexib\w*|powerful|great|"
-    r"excellent|amazing|awesome|love|loved|happy|pleasant|worked (?:\w+ )?well|works well|"
-    r"just works|worked just fine|good|better|best|solid|cheap\w*|cost-effective|affordable|"
-    r"free|open[- ]source|popular|standard|gold standard|sweet spot|improv\w+|boost\w*|"
-    r"performan\w+|compatib\w+|integrat\w+ (?:well|nicely)|out of the box|no complaint|"
-    r"recommend|favou?rite|native|convenient|control|insight|observab\w*|visibility|"
-    r"support for|supports|built-in|keep(?:s)? an eye|track|alert|catch|chose|picked|"
-    r"decided|settled|for its|for their|in order to|to make sure|ensur\w+)\b",
+# Two tiers each: a strong cue decides on its own, weak cues need company.
+REASON_STRONG = re.compile(
+    r"\b(?:because|due to|thanks to|the (?:main )?reasons?|reasons? (?:why|we|for)|"
+    r"allow(?:s|ed)? (?:us|users|developers|teams|you)|let(?:s)? (?:us|you)|enabl(?:es|ed) (?:us|you)|"
+    r"help(?:s|ed)? (?:us|you)|gives? (?:us|you)|gave us|so that|easy to|easier|simple|simplicity|"
+    r"simplif\w+|productiv\w*|fast(?:er)?|quick(?:er|ly)?|reliab\w+|stable|stability|mature|"
+    r"maturity|scalab\w+|scales? well|flexib\w+|powerful|great|excellent|amazing|awesome|"
+    r"love[sd]?|happy with|worked (?:\w+ )?well|works (?:\w+ )?well|just works|worked just fine|"
+    r"solid|cheap(?:er)?|cost[- ]effective|affordable|inexpensive|gold standard|sweet spot|"
+    r"improv(?:es|ed)|out of the box|no complaints?|recommend\w*|favou?rite|convenient|pleasant|"
+    r"best|better|benefits?|advantages?|for its|for their|chose\b|picked\b|settled on|"
+    r"went with|opted for|nicely|painless|seamless\w*|robust|battle[- ]tested|"
+    r"(?:very|really|quite|super) (?:useful|handy|nice|helpful|good)|useful|handy|helpful|"
+    r"saves? (?:us|time|money)|performan(?:t|ce) (?:boost|gains?|improvements?))\b",
     re.I,
 )
-REGRET_CUES = re.compile(
-    r"\b(?:regret\w*|wish\w*|would have|should have|could have|next time|mistake|pain\w*|"
-    r"complain\w*|complaint|issues?|problems?|problematic|struggl\w*|hard to|harder|difficult|"
-    r"difficulty|slow\w*|expensive|costly|cost us|buggy|bugs?|flaky|unreliable|unstable|"
-    r"out of maintenance|unmaintained|abandoned|too niche|niche|drawbacks?|downsides?|"
-    r"limitations?|limited|lacking|lack of|lacks|frustrat\w*|turned (?:me|us) off|not great|"
-    r"wouldn't|would not|screwed|hurt\w*|headaches?|annoy\w*|bottlenecks?|outages?|lock[- ]?in|"
-    r"locked in|fragile|crumble\w*|brittle|clunky|awkward|kinkiness|legacy|immature|overkill|"
-    r"magical|heavy|bloated|verbose|confus\w*|breaking changes|rewriting|rewrite|painful|"
-    r"sucks|sucking|worst|terrible|awful|horrible|nightmare|hated?|gave up|couldn't|"
-    r"could not|can't|cannot|unable|fail\w*|broke|broken|downtime|error-prone|concerns?|"
-    r"caveats?|gotchas?|trade-?offs?|not (?:ideal|worth|a good fit)|became an issue|"
-    r"ran into|run into|hit (?:a|the) (?:wall|limit)|limits?|no longer|went wrong|"
-    r"the only (?:drawback|downside|problem))\b",
+REASON_WEAK = re.compile(
+    r"\b(?:since|as it|as they|which means|good|popular|standard|supports?|support for|native|"
+    r"control|insights?|visibility|observab\w+|track\w*|alerts?|catch\w*|free|open[- ]source|"
+    r"performance|compatib\w+|integrat\w+|decided|in order to|ensur\w+|keep an eye|"
+    r"provides?|offers?|built-in|features?|automatic\w*|efficient\w*|familiar\w*|"
+    r"community|ecosystem|well[- ]documented|documentation)\b",
     re.I,
 )
+REGRET_STRONG = re.compile(
+    r"\b(?:regret\w*|wish(?:ed)? (?:we|i|it)|next time|mistake|complain\w*|complaints?|pain\w*|"
+    r"frustrat\w*|drawbacks?|downsides?|too niche|out of maintenance|unmaintained|"
+    r"turned (?:me|us) off|clunky|lousy|terrible|awful|horrible|nightmare|hated?|sucks|sucking|"
+    r"worst|not (?:very )?friendly|rough edges?|(?:steep )?learning curve|hard time|"
+    r"not confident|not evolving|lack of (?:progress|support|maturity)|screwed|"
+    r"absolutely wouldn't|wouldn't (?:do|use|choose|pick) (?:it|that|them) again|should have|"
+    r"would have been better|something other than|expensive|costly|costs? (?:a lot|too much)|"
+    r"slow(?:er|ly|ness)?|unreliable|flaky|buggy|acted up|went down|go down|errors after errors|"
+    r"headaches?|fragile|brittle|lock(?:s|ed)? (?:you |us )?in(?:to)?|lock-in|bloated|"
+    r"overkill|too (?:magical|heavy|complex|complicated|expensive|slow|much)|awkward|kinkiness|"
+    r"unopinionated|out of date|deprecated|gave up|struggl\w+|a pain|weird|annoy\w*|"
+    r"unfortunately|challeng\w+|hurt\w*|confus\w+|doesn't scale|didn't scale|not scal\w+|"
+    r"bottlenecks?|outages?|downtime|crumble\w*)\b",
+    re.I,
+)
+REGRET_WEAK = re.compile(
+    r"\b(?:issues?|problems?|problematic|limits?|limited|limitations?|lack(?:s|ing)?|"
+    r"difficult\w*|hard(?:er)?|can't|couldn't|cannot|unable|fail\w*|minimal|awaiting|"
+    r"would be nice|missing|the only|wasn't|isn't|not (?:great|ideal|good|the best|worth)|"
+    r"high|harder|complex|complicated|legacy|workaround|concerns?|caveats?|gotchas?|"
+    r"trade-?offs?|errors?|bugs?|broke|broken|no longer|ran into|run into|time[- ]consuming)\b",
+    re.I,
+)
+# kept for callers that only need "is there any regret cue"
+REGRET_CUES = REGRET_STRONG
 STRONG_REGRET = re.compile(
     r"\b(?:regret\w*|i'd probably go for something other than|would (?:probably )?(?:go for|choose|pick|"
     r"use) (?:something|another)|next time|mistake|biggest complaint|painful|too niche|"
@@ -165,14 +193,35 @@ USES_RE = compile_all(USES)
 NOT_STACK_RE = compile_all(NOT_STACK)
 
 
-def marked(patterns: list[re.Pattern[str]], skeleton: str) -> set[int]:
+_CHAIN = re.compile(
+    r"\s*(?:,\s*(?:and|or|as well as)?|;|/|\+|&|\band\b|\bor\b|\bas well as\b)\s*(?:the\s+)?<(\d+)>"
+    r"(?!\s+(?:is|was|are|were|worked|works|has|had|does|did|seems|seemed|runs|ran|became)\b)"
+)
+
+
+def chain(skeleton: str, index: int) -> list[int]:
+    """The marker `index` and those listed right after it ('<1>, <2> and <3>')."""
+    found = [index]
+    pos = skeleton.find(f"<{index}>")
+    while pos >= 0:
+        pos += len(f"<{found[-1]}>")
+        match = _CHAIN.match(skeleton, pos)
+        if not match or int(match.group(1)) != found[-1] + 1:
+            break
+        found.append(int(match.group(1)))
+        pos = match.start(1) - 1
+    return found
+
+
+def marked(patterns: list[re.Pattern[str]], skeleton: str, *, chains: bool = True) -> set[int]:
     """Indices of the tool markers that some pattern captures in `skeleton`."""
     found: set[int] = set()
     for pattern in patterns:
         for match in pattern.finditer(skeleton):
-            groups = [g for g in match.groups() if g is not None]
-            if groups:
-                found.update(int(g) for g in groups)
-            else:
+            groups = [int(g) for g in match.groups() if g is not None]
+            if not groups:
                 found.update(int(k) for k in re.findall(r"<(\d+)>", skeleton))
+                continue
+            for g in groups:
+                found.update(chain(skeleton, g) if chains else [g])
     return found

@@ -16,6 +16,7 @@ import logging
 import random
 import re
 import socket
+import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator, Sequence
@@ -153,15 +154,18 @@ def _system_resolver(host: str, port: int) -> list[str]:
 
 
 _resolver_pool: concurrent.futures.ThreadPoolExecutor | None = None
+_resolver_lock = threading.Lock()
 
 
 def _pool() -> concurrent.futures.ThreadPoolExecutor:
+    """Threads for getaddrinfo, which cannot be interrupted: we stop waiting at the deadline."""
     global _resolver_pool
-    if _resolver_pool is None:
-        _resolver_pool = concurrent.futures.ThreadPoolExecutor(
-            max_workers=4, thread_name_prefix="stackextract-dns"
-        )
-    return _resolver_pool
+    with _resolver_lock:
+        if _resolver_pool is None:
+            _resolver_pool = concurrent.futures.ThreadPoolExecutor(
+                max_workers=4, thread_name_prefix="stackextract-dns"
+            )
+        return _resolver_pool
 
 
 def _scheme_and_host(url: httpx.URL, shown: str) -> tuple[str, int]:
@@ -233,7 +237,7 @@ def _check_host(
     future = _pool().submit(resolver or _system_resolver, host, port)
     try:
         addresses = future.result(timeout=max(timeout, 0.001))
-    except (OSError, UnicodeError, concurrent.futures.TimeoutError) as exc:
+    except (OSError, UnicodeError, ValueError, concurrent.futures.TimeoutError) as exc:
         error = _resolve_error(exc, host, shown)
         raise error from exc
     _check_addresses(addresses, host, shown)
@@ -259,7 +263,7 @@ async def _acheck_host(
     call = loop.run_in_executor(_pool(), resolver or _system_resolver, host, port)
     try:
         addresses = await asyncio.wait_for(call, timeout=max(timeout, 0.001))
-    except (OSError, UnicodeError, asyncio.TimeoutError) as exc:
+    except (OSError, UnicodeError, ValueError, asyncio.TimeoutError) as exc:
         error = _resolve_error(exc, host, shown)
         raise error from exc
     _check_addresses(addresses, host, shown)

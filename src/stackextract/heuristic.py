@@ -14,7 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from . import __version__, cues
-from .catalog import Catalog, CatalogEntry, Mention
+from .catalog import Catalog, CatalogEntry, Mention, is_common_word
 from .models import (
     Category,
     Document,
@@ -27,7 +27,7 @@ from .models import (
     Status,
     Tool,
 )
-from .prose import prose_mask
+from .prose import code_spans, prose_mask
 from .sentences import Sentence, split
 from .unknown import propose_unknown
 
@@ -80,7 +80,8 @@ class HeuristicExtractor:
         text = document.text
         view = prose_mask(text)
         sentences = split(view)
-        mentions = [m for m in self.catalog.find_mentions(view) if _plausible(m, view)]
+        company = _company(document, view)
+        mentions = _filter_mentions(self.catalog.find_mentions(view), view, sentences, company)
         if self.propose_unknown:
             known = {(m.start, m.end) for m in mentions}
             mentions += [
@@ -96,7 +97,7 @@ class HeuristicExtractor:
         _apply_migration_statuses(tools, migrations)
         stack = Stack(
             source=document.to_source(),
-            company=_company(document),
+            company=company,
             tools=list(tools.values()),
             reasons=reasons,
             regrets=regrets,
@@ -112,22 +113,63 @@ class HeuristicExtractor:
 
 
 # -- mentions ------------------------------------------------------------------------------
-def _plausible(mention: Mention, view: str) -> bool:
-    """Ambiguous names ('Mode', 'Render', 'Go') need to look like a product where they stand."""
-    if not mention.entry.ambiguous:
-        return True
-    before = view[max(0, mention.start - 3) : mention.start]
-    line_start = view.rfind("\n", 0, mention.start) + 1
-    prefix = view[line_start : mention.start].strip(" \t-*•#>`_")
-    at_sentence_start = not prefix or bool(re.search(r"[.!?:]\s*$", before))
-    if at_sentence_start:
-        after = view[mention.end : mention.end + 40]
-        # at the start of a sentence only a product-like continuation counts
-        return bool(
-            re.match(r"\s*(?:\(|,|is (?:a|an|our|the)\b|was (?:a|an|our)\b|$|\n|:)", after)
-            or not prefix and re.match(r"\s*(?:,|\n|$)", after)
-        )
-    return True
+_PRODUCT_NOUNS = re.compile(
+    r"\s*(?:containers?|images?|channels?|notifications?|clusters?|servers?|cli|api|sdk|"
+    r"instances?|workers?|jobs?|pipelines?|dashboards?|queues?|tables?|database|db|app|apps)\b",
+    re.I,
+)
+_CONTINUES_AS_PRODUCT = re.compile(
+    r"\s*(?:\(|,|/|is (?:a|an|our|the|used)\b|was (?:a|an|our)\b|has\b|had\b|does\b|"
+    r"provides\b|allows\b|lets\b|runs\b|$|\n|:)"
+)
+
+
+def _title_case(sentence_text: str) -> bool:
+    words = [w for w in re.findall(r"[A-Za-z][\w'-]*", sentence_text) if len(w) > 3]
+    if len(words) < 3:
+        return False
+    return sum(1 for w in words if w[0].isupper()) / len(words) >= 0.6
+
+
+def _filter_mentions(mentions: list[Mention], view: str, sentences: list[Sentence],
+                     company: str | None) -> list[Mention]:
+    """Drop mentions that are words, identifiers or the author's own company, not tools.
+
+    An ambiguous name ('Snowflake', 'Mode') counts where it reads like a product: mid-sentence
+    with its capitals, or at the start of a sentence once the document has used it as a
+    product elsewhere.
+    """
+    code = code_spans(view)
+    code_starts = [a for a, _ in code]
+    starts = [s.start for s in sentences]
+    capitalised = {m.entry.name for m in mentions if not m.text.islower()}
+    kept: list[tuple[Mention, bool]] = []  # (mention, needs the tool established elsewhere)
+    for m in mentions:
+        if company and m.text.casefold() == company.casefold():
+            continue
+        i = bisect.bisect_right(code_starts, m.start) - 1
+        in_code = i >= 0 and code[i][0] <= m.start < code[i][1]
+        if in_code and view[code[i][0] + 1 : code[i][1] - 1].strip().casefold() != m.text.casefold():
+            continue  # an identifier or path inside inline code, e.g. `/tagged/java`
+        j = bisect.bisect_right(starts, m.start) - 1
+        sentence = sentences[j] if j >= 0 else None
+        s_text = view[sentence.start : sentence.end] if sentence else ""
+        after = view[m.end : m.end + 40]
+        if m.text.islower() and is_common_word(m.text) and not in_code:
+            if m.entry.ambiguous:
+                continue
+            if m.entry.name not in capitalised and not _PRODUCT_NOUNS.match(after):
+                continue
+        provisional = False
+        if m.entry.ambiguous and not in_code:
+            if _title_case(s_text):
+                continue
+            prefix = view[sentence.start if sentence else 0 : m.start].strip(" \t-*•#>`_[(")
+            if not prefix and not _CONTINUES_AS_PRODUCT.match(after):
+                provisional = True
+        kept.append((m, provisional))
+    established = {m.entry.name for m, provisional in kept if not provisional}
+    return [m for m, provisional in kept if not provisional or m.entry.name in established]
 
 
 def _sentence_infos(
@@ -151,7 +193,9 @@ def _sentence_infos(
             cursor = m.end
             hits.append(_Hit(m, sentence, k))
         parts.append(view[cursor : sentence.end])
-        skeleton = " ".join("".join(parts).lower().replace("’", "'").split())
+        skeleton = " ".join(
+            re.sub(r"[\[\]*_`]", "", "".join(parts)).lower().replace("’", "'").split()
+        )
         infos.append(_SentenceInfo(sentence, text[sentence.start : sentence.end], skeleton, hits))
     return infos
 
@@ -162,7 +206,7 @@ def _mark_context(infos: list[_SentenceInfo], view: str) -> None:
     for info in infos:
         s = info.sentence
         plain = view[s.start : s.end].strip()
-        short = len(plain.split()) <= 8 and s.kind in ("fragment", "item", "heading", "row")
+        short = len(plain.split()) <= 10 and not re.search(r"[.!?]\s*$", plain)
         if cues.ALTERNATIVES_HEADING.match(plain):
             in_alternatives = True
             continue
@@ -180,9 +224,26 @@ def _mark_context(infos: list[_SentenceInfo], view: str) -> None:
                 if k < len(info.hits):
                     info.hits[k].cues.add(name)
         alt = re.search(r"\balternatives?\s*:", skeleton)
+        line_start = view.rfind("\n", 0, s.start) + 1
+        quoted = view[line_start : s.start + 1].lstrip().startswith(">")
         for hit in info.hits:
-            if in_alternatives or (alt and skeleton.find(f"<{hit.marker}>") > alt.start()):
+            if in_alternatives or quoted or (
+                alt and skeleton.find(f"<{hit.marker}>") > alt.start()
+            ):
                 hit.cues.add("not_stack")
+            if "previous" in hit.cues and _version_change(skeleton, hit, info.hits):
+                hit.cues.discard("previous")
+
+
+def _version_change(skeleton: str, hit: _Hit, hits: list[_Hit]) -> bool:
+    """'from Vue 2 to 3', 'from Python 2 to Python 3': an upgrade, not a replacement."""
+    match = re.search(rf"from\s+<{hit.marker}>\s*v?\d[\w.]*\s+to\s+(?:v?(\d)|<(\d+)>)", skeleton)
+    if not match:
+        return False
+    if match.group(1):
+        return True
+    other = int(match.group(2))
+    return other < len(hits) and hits[other].mention.entry.name == hit.mention.entry.name
 
 
 # -- tools ---------------------------------------------------------------------------------
@@ -232,6 +293,8 @@ def _tools(infos: list[_SentenceInfo]) -> dict[str, Tool]:
         entry: CatalogEntry = hits[0].mention.entry
         if entry.ambiguous:
             confidence -= 0.15
+        if entry.generic and not any("uses" in h.cues for h in hits):
+            confidence = min(confidence, 0.45)
         unknown = not entry.known
         if unknown:
             confidence = min(confidence, 0.55)
@@ -250,14 +313,42 @@ def _tools(infos: list[_SentenceInfo]) -> dict[str, Tool]:
 
 
 # -- reasons and regrets ---------------------------------------------------------------------
-def _subject(info: _SentenceInfo, previous: _SentenceInfo | None, tools: dict[str, Tool],
-             topic: str | None) -> list[str]:
+_CONTRAST = re.compile(r"\b(?:but|however|although|though|unfortunately|except)\b", re.I)
+
+
+def _subject(info: _SentenceInfo, tools: dict[str, Tool], topic: list[str] | None) -> list[str]:
     names = [h.mention.entry.name for h in info.hits if h.mention.entry.name in tools]
     if names:
         return list(dict.fromkeys(names))
-    if topic and (_PRONOUN_START.match(info.text) or (previous and previous.hits)):
-        return [topic]
-    return []
+    return list(topic or [])
+
+
+def _migration_targets(info: _SentenceInfo) -> list[str]:
+    """The tools a sentence says the team moved to ('from A to B + C' gives [B, C])."""
+    match = cues.MIGRATION_FROM_TO.search(info.skeleton)
+    if not match:
+        return []
+    markers = [int(k) for k in re.findall(r"<(\d+)>", match.group(0))]
+    tail = re.search(r"(?:to|into|onto|with|for)\s+(?:the\s+|a\s+|an\s+)?((?:<\d+>\s*\+?\s*)+)$",
+                     match.group(0))
+    if tail:
+        markers = [int(k) for k in re.findall(r"<(\d+)>", tail.group(1))]
+    return [info.hits[k].mention.entry.name for k in markers if k < len(info.hits)]
+
+
+def _scores(text: str) -> tuple[float, float, bool]:
+    """(reason score, regret score, strong regret) of a sentence; after 'but' counts double."""
+    lowered = text.lower().replace("\u2019", "'")
+    strong = bool(cues.STRONG_REGRET.search(lowered))
+    parts = _CONTRAST.split(lowered, maxsplit=1)
+    reason = regret = 0.0
+    for weight, part in zip((1.0, 1.5), parts, strict=False):
+        negated = len(cues.NEGATION_OF_PROBLEM.findall(part))
+        regret += weight * (2 * len(cues.REGRET_STRONG.findall(part))
+                            + len(cues.REGRET_WEAK.findall(part)) - 3 * negated)
+        reason += weight * (2 * len(cues.REASON_STRONG.findall(part))
+                            + len(cues.REASON_WEAK.findall(part)) + 2 * negated)
+    return reason, regret, strong
 
 
 def _opinions(
@@ -265,31 +356,28 @@ def _opinions(
 ) -> tuple[list[Reason], list[Regret]]:
     reasons: list[Reason] = []
     regrets: list[Regret] = []
-    topic: str | None = None
-    block = -1
-    previous: _SentenceInfo | None = None
+    topic: list[str] | None = None
+    topic_age = 0
     for info in infos:
-        if info.sentence.block != block:
-            block = info.sentence.block
-            topic = None if info.sentence.kind != "item" else topic
-        subjects = _subject(info, previous, tools, topic)
+        kind = info.sentence.kind
+        if kind == "heading" or (kind == "fragment" and not info.hits):
+            topic, topic_age = None, 0
+            continue
+        subjects = _subject(info, tools, topic if topic_age <= 4 else None)
         known_hits = [h for h in info.hits if h.mention.entry.name in tools]
         if known_hits:
-            topic = known_hits[0].mention.entry.name
-        previous = info
-        if not subjects or info.sentence.kind in ("heading", "fragment"):
-            continue
+            targets = _migration_targets(info)
+            topic, topic_age = (targets or [known_hits[0].mention.entry.name]), 0
+        else:
+            topic_age += 1
         text = info.text
-        lowered = text.lower().replace("’", "'")
-        regret_score = len(cues.REGRET_CUES.findall(lowered)) - 2 * len(
-            cues.NEGATION_OF_PROBLEM.findall(lowered)
-        )
-        strong = bool(cues.STRONG_REGRET.search(lowered))
-        reason_score = len(cues.REASON_CUES.findall(lowered))
+        if not subjects or kind == "fragment" or text.rstrip().endswith(":"):
+            continue
+        reason_score, regret_score, strong = _scores(text)
         quote = _quote(info)
-        if strong or (regret_score > 0 and regret_score >= reason_score):
+        if strong or (regret_score >= 2 and regret_score >= reason_score):
             would = _would_instead(info)
-            target = subjects[:1] if not strong else subjects[:2]
+            target = subjects[:1] if not (strong and not info.hits) else subjects[:2]
             for name in target:
                 if would == name:
                     continue
@@ -298,13 +386,13 @@ def _opinions(
                     confidence=0.75 if strong else 0.6,
                     evidence=[Evidence(quote=quote)],
                 ))
-        elif reason_score > 0 and len(text.split()) >= 5:
+        elif reason_score >= 2 and len(text.split()) >= 5:
             for name in subjects[:1]:
                 if tools[name].status not in (Status.uses, Status.planned):
                     continue
                 reasons.append(Reason(
                     tool=name, text=_summary(text),
-                    confidence=min(0.9, 0.5 + 0.1 * reason_score),
+                    confidence=min(0.9, 0.5 + 0.05 * reason_score),
                     evidence=[Evidence(quote=quote)],
                 ))
     return reasons, regrets
@@ -417,14 +505,31 @@ def _apply_migration_statuses(tools: dict[str, Tool], migrations: list[Migration
 
 
 # -- company ---------------------------------------------------------------------------------
-def _company(document: Document) -> str | None:
+_COMPANY_WORD = r"[A-Z][\w.&-]*(?:\s+[A-Z][\w.&-]*){0,2}"
+_COMPANY_IN_TEXT = [
+    re.compile(rf"\b(?:stack|team|engineering|engineers|we|here) at\s+({_COMPANY_WORD})"),
+    re.compile(rf"(?:^|\n|: )({_COMPANY_WORD}) is an? (?:[\w-]+\s+){{0,4}}?"
+               r"(?:startup|company|platform|business|service)\b"),
+]
+
+
+def _company(document: Document, view: str = "") -> str | None:
+    """The writeup's own company: from metadata, the title, or the opening paragraphs."""
     if document.site_name:
         return document.site_name
     title = document.title or ""
-    match = re.search(r"\b(?:of|at|@)\s+([A-Z][\w.&-]*(?:\s+[A-Z][\w.&-]*){0,2})\s*$", title)
+    match = re.search(rf"\b(?:of|at|@)\s+({_COMPANY_WORD})\s*$", title)
     if match:
         return match.group(1)
-    match = re.match(r"^([A-Z][\w.&-]*(?:\s+[A-Z][\w.&-]*){0,2})(?:'s|’s|:)\s", title)
+    match = re.search(rf"\s[\u2013\u2014|-]\s+({_COMPANY_WORD})\s*$", title)
+    if match:
+        return re.sub(r"\s+(?:AI|Blog|Engineering|Tech)$", "", match.group(1))
+    match = re.match(rf"^({_COMPANY_WORD})(?:'s|\u2019s|:)\s", title)
     if match:
         return match.group(1)
+    head = " ".join((view or document.text)[:3000].split())
+    for pattern in _COMPANY_IN_TEXT:
+        match = pattern.search(head)
+        if match:
+            return match.group(1)
     return None

@@ -67,13 +67,53 @@ def _line_kind(line: str, block_lines: int) -> str:
     return "para"
 
 
+_OPEN_END = re.compile(
+    r"(?:,|\(|\(e\.g\.|\be\.g\.|\bi\.e\.|\blike|\band|\bor|\bas well as|\bsuch as|\bwith|"
+    r"\bthe|\bof|\bto|\bon|\bin)\s*$",
+    re.I,
+)
+_CONTINUATION = re.compile(r"^\s*(?:[,;)\]]|[a-z])")
+
+
+def _blocks(view: str) -> list[tuple[int, int]]:
+    """Blank-line separated blocks, with dangling pieces glued back together.
+
+    Page-to-text conversion often puts each inline link on a line of its own
+    ("(e.g.\n\nSendgrid\n\n,\n\nTwilio"); those pieces belong to one sentence.
+    """
+    raw: list[tuple[int, int]] = []
+    pos = 0
+    for match in [*_BLOCK_SPLIT.finditer(view), None]:
+        end = match.start() if match else len(view)
+        if view[pos:end].strip():
+            raw.append((pos, end))
+        pos = match.end() if match else len(view)
+    merged: list[tuple[int, int]] = []
+    for start, end in raw:
+        if merged:
+            prev_start, prev_end = merged[-1]
+            prev = view[prev_start:prev_end]
+            this = view[start:end]
+            structured = any(
+                _LIST_MARKER.match(x) or _HEADING.match(x) or _TABLE_ROW.match(x)
+                for x in (prev.lstrip("\n").split("\n")[-1], this.lstrip("\n").split("\n")[0])
+            )
+            glue = not structured and (
+                _OPEN_END.search(prev)
+                or (_CONTINUATION.match(this) and not re.search(r"[.!?:]\s*$", prev))
+            )
+            if glue and (end - prev_start) < 3000:
+                merged[-1] = (prev_start, end)
+                continue
+        merged.append((start, end))
+    return merged
+
+
 def split(view: str) -> list[Sentence]:
     """Sentences of the masked text `view`, each with its block number and kind."""
     sentences: list[Sentence] = []
     block_index = 0
-    pos = 0
-    for block_match in [*_BLOCK_SPLIT.finditer(view), None]:
-        block_end = block_match.start() if block_match else len(view)
+    for pos, block_end in _blocks(view):
         block = view[pos:block_end]
         if block.strip():
             lines = block.split("\n")
@@ -116,7 +156,6 @@ def split(view: str) -> list[Sentence]:
                     if e > s:
                         sentences.append(Sentence(s, e, block_index, kind))
             block_index += 1
-        pos = block_match.end() if block_match else len(view)
     return [
         Sentence(s.start, s.end, s.block, s.kind, i) for i, s in enumerate(sentences)
     ]
