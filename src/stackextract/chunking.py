@@ -7,6 +7,7 @@ keeps its context. Offsets index the original text, so quotes can be located lat
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ def estimate_tokens(text: str) -> int:
 
 @dataclass(frozen=True)
 class Chunk:
-    """A slice `text == document[start:end]`; `overlap` leading characters repeat the previous chunk."""
+    """`text == document[start:end]`; the first `overlap` characters repeat the previous chunk."""
 
     index: int
     start: int
@@ -54,7 +55,7 @@ def _split_long(text: str, start: int, end: int, max_chars: int) -> list[tuple[i
     spans: list[tuple[int, int]] = []
     cuts = [start] + [start + m.end() for m in SENTENCE_END.finditer(text[start:end])] + [end]
     piece_start = start
-    for prev, cut in zip(cuts, cuts[1:]):
+    for prev, cut in itertools.pairwise(cuts):
         if cut - piece_start <= max_chars:
             continue
         if prev > piece_start:

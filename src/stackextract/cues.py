@@ -149,7 +149,11 @@ REGRET_STRONG = re.compile(
     r"overkill|too (?:magical|heavy|complex|complicated|expensive|slow|much)|awkward|kinkiness|"
     r"unopinionated|out of date|deprecated|gave up|struggl\w+|a pain|weird|annoy\w*|"
     r"unfortunately|challeng\w+|hurt\w*|confus\w+|doesn't scale|didn't scale|not scal\w+|"
-    r"bottlenecks?|outages?|downtime|crumble\w*)\b",
+    r"bottlenecks?|outages?|downtime|crumble\w*|difficult to|hard to|harder to|tricky|"
+    r"(?:a lot of|lots of|many|tons of|plenty of|some) (?:issues|problems|bugs)|"
+    r"(?:issues?|problems?) with|lack of|lacks|lacking|woes|stuck|would be nice|"
+    r"eagerly awaiting|a bit minimal|not (?:great|ideal|the best|worth it)|not solid|"
+    r"none of them is solid|behind)\b",
     re.I,
 )
 REGRET_WEAK = re.compile(

@@ -237,12 +237,15 @@ def _mark_context(infos: list[_SentenceInfo], view: str) -> None:
 
 def _version_change(skeleton: str, hit: _Hit, hits: list[_Hit]) -> bool:
     """'from Vue 2 to 3', 'from Python 2 to Python 3': an upgrade, not a replacement."""
-    match = re.search(rf"from\s+<{hit.marker}>\s*v?\d[\w.]*\s+to\s+(?:v?(\d)|<(\d+)>)", skeleton)
+    match = re.search(
+        rf"from\s+<{hit.marker}>\s*(?:v?\d[\w.]*\s+)?to\s+(?:v(?:ersion\s+)?(\d)|(\d)|<(\d+)>)",
+        skeleton,
+    )
     if not match:
         return False
-    if match.group(1):
+    if match.group(1) or match.group(2):
         return True
-    other = int(match.group(2))
+    other = int(match.group(3))
     return other < len(hits) and hits[other].mention.entry.name == hit.mention.entry.name
 
 
@@ -358,16 +361,24 @@ def _opinions(
     regrets: list[Regret] = []
     topic: list[str] | None = None
     topic_age = 0
+    topic_block = -1
     for info in infos:
         kind = info.sentence.kind
         if kind == "heading" or (kind == "fragment" and not info.hits):
             topic, topic_age = None, 0
             continue
-        subjects = _subject(info, tools, topic if topic_age <= 4 else None)
+        carries = topic_age == 0 or bool(_PRONOUN_START.match(info.text)) or (
+            len(info.text.split()) <= 8 and topic_age <= 2
+        )
+        same_place = info.sentence.block == topic_block or (
+            info.sentence.block == topic_block + 1 and bool(_PRONOUN_START.match(info.text))
+        )
+        subjects = _subject(info, tools, topic if carries and same_place else None)
         known_hits = [h for h in info.hits if h.mention.entry.name in tools]
         if known_hits:
             targets = _migration_targets(info)
             topic, topic_age = (targets or [known_hits[0].mention.entry.name]), 0
+            topic_block = info.sentence.block
         else:
             topic_age += 1
         text = info.text
@@ -386,10 +397,8 @@ def _opinions(
                     confidence=0.75 if strong else 0.6,
                     evidence=[Evidence(quote=quote)],
                 ))
-        elif reason_score >= 2 and len(text.split()) >= 5:
+        elif reason_score >= 2 and len(text.split()) >= 2:
             for name in subjects[:1]:
-                if tools[name].status not in (Status.uses, Status.planned):
-                    continue
                 reasons.append(Reason(
                     tool=name, text=_summary(text),
                     confidence=min(0.9, 0.5 + 0.05 * reason_score),

@@ -15,6 +15,7 @@ import asyncio
 import email.utils
 import hashlib
 import json
+import logging
 import random
 import re
 import time
@@ -23,10 +24,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import instructor
-from instructor.core.exceptions import IncompleteOutputException, InstructorRetryException
 import openai
+from instructor.core.exceptions import IncompleteOutputException, InstructorRetryException
 from openai.types.chat import ChatCompletion
-from tenacity import AsyncRetrying, Retrying, RetryCallState, retry_if_exception
+from pydantic import ValidationError
+from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_exception
 
 from . import __version__
 from .chunking import Chunk, chunk_text
@@ -40,6 +42,10 @@ from .settings import LLMSettings
 if TYPE_CHECKING:
     from .catalog import Catalog
 
+# instructor logs every failed attempt at ERROR; our one-line ExtractionError says it all.
+# A NullHandler keeps Python's last-resort handler from printing them when no logging is set.
+logging.getLogger("instructor").addHandler(logging.NullHandler())
+
 BACKEND = "llm"
 MAX_HINTS = 40
 MODES = {
@@ -48,6 +54,7 @@ MODES = {
     "json": instructor.Mode.JSON,
     "md_json": instructor.Mode.MD_JSON,
 }
+NOT_JSON = "model endpoint answered with a body that is not JSON; is --base-url right?"
 HintSource = Callable[[Document], Sequence[str]]
 
 
@@ -226,7 +233,12 @@ def _explain(exc: BaseException, settings: LLMSettings, attempts: int) -> str:
             return "model endpoint answered with a body that is not a chat completion"
     if isinstance(exc, InstructorRetryException):
         cause = exc.__cause__ or exc
-        detail = str(cause).splitlines()[0] if str(cause) else type(cause).__name__
+        if isinstance(cause, ValidationError) and cause.errors():
+            first = cause.errors()[0]
+            where = ".".join(str(p) for p in first.get("loc", ())) or "answer"
+            detail = f"{where}: {first.get('msg', '')}"
+        else:
+            detail = str(cause).splitlines()[0] if str(cause) else type(cause).__name__
         return (
             f"model output failed validation after {exc.n_attempts} attempt(s): {detail}; "
             "try another --mode or a stronger model"
@@ -472,7 +484,10 @@ class LLMExtractor:
             for attempt in Retrying(**retry.kwargs()):
                 with attempt:
                     run.meter.attempts += 1
-                    response = client.chat.completions.create(**run.request_kwargs(kwargs))
+                    try:
+                        response = client.chat.completions.create(**run.request_kwargs(kwargs))
+                    except json.JSONDecodeError as exc:
+                        raise _Unusable(NOT_JSON) from exc
             run.meter.add(response)
             _check_response(response, self.settings)
             return response
@@ -501,9 +516,12 @@ class LLMExtractor:
             async for attempt in AsyncRetrying(**retry.kwargs()):
                 with attempt:
                     run.meter.attempts += 1
-                    response = await client.chat.completions.create(
-                        **run.request_kwargs(kwargs)
-                    )
+                    try:
+                        response = await client.chat.completions.create(
+                            **run.request_kwargs(kwargs)
+                        )
+                    except json.JSONDecodeError as exc:
+                        raise _Unusable(NOT_JSON) from exc
             run.meter.add(response)
             _check_response(response, self.settings)
             return response

@@ -58,7 +58,9 @@ def _union_evidence(*lists: list[Evidence], limit: int = MAX_EVIDENCE) -> list[E
     return result[:limit]
 
 
-def reconcile_status(statuses: Sequence[Status], *, migrated_to: bool, migrated_from: bool) -> Status:
+def reconcile_status(
+    statuses: Sequence[Status], *, migrated_to: bool, migrated_from: bool
+) -> Status:
     """The status of a tool given every status stated for it, in document order (rule above)."""
     if migrated_to:
         return Status.uses

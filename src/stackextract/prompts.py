@@ -33,7 +33,7 @@ class Prompts:
 
 
 def find_prompts_dir(directory: str | Path | None = None) -> Path:
-    """The prompts folder: argument > $STACKEXTRACT_PROMPTS_DIR > installed copy > repo `prompts/`."""
+    """The prompts folder: argument > $STACKEXTRACT_PROMPTS_DIR > installed copy > `prompts/`."""
     candidates: list[Path] = []
     if directory is not None:
         candidates.append(Path(directory))

@@ -144,7 +144,18 @@ def split(view: str) -> list[Sentence]:
                 if current is not None:
                     units.append((current[0], current[1], current_kind))
             else:
-                units.append((pos, block_end, _line_kind(block.strip(), len(lines))))
+                first = lines[0]
+                if (
+                    len(lines) > 1
+                    and 0 < len(first.split()) <= 6
+                    and not re.search(r"[.!?,:;]\s*$", first)
+                    and re.match(r"\s*[A-Z]", lines[1])
+                ):
+                    # a title line right above its paragraph ("styled-jsx + SCSS\nWe started")
+                    units.append((pos, pos + len(first), "fragment"))
+                    units.append((pos + len(first) + 1, block_end, "para"))
+                else:
+                    units.append((pos, block_end, _line_kind(block.strip(), len(lines))))
             for u_start, u_end, kind in units:
                 if kind in ("heading", "fragment", "row"):
                     s, e = _trim(view, u_start, u_end)
