@@ -20,6 +20,7 @@ CATALOG = ROOT / "src" / "stackextract" / "data" / "catalog.json"
 WORDS = Path(__file__).resolve().parent / "catalog_common_words.txt"
 GOLD = ROOT.parent / "shared" / "gold"
 KEYS = {"name", "aliases", "category", "case_sensitive", "ambiguous"}
+OPTIONAL_KEYS = {"generic"}
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +43,8 @@ def test_size(catalog: list[dict[str, Any]]) -> None:
 
 def test_entry_shape(catalog: list[dict[str, Any]]) -> None:
     for entry in catalog:
-        assert set(entry) == KEYS, entry
+        assert KEYS <= set(entry) <= KEYS | OPTIONAL_KEYS, entry
+        assert entry.get("generic", True) is True, entry  # written only when set
         assert isinstance(entry["name"], str) and entry["name"].strip() == entry["name"] != ""
         assert isinstance(entry["aliases"], list)
         assert all(isinstance(a, str) and a.strip() == a != "" for a in entry["aliases"]), entry

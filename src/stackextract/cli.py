@@ -99,6 +99,10 @@ def _settings(backend: str, model: str | None, base_url: str | None, mode: str |
 @click.version_option(package_name="stackextract")
 def main(debug: bool) -> None:
     """Turn writeups about tech stacks into grounded, structured records."""
+    import logging
+
+    # trafilatura warns on every page whose first pass finds little; our errors say enough
+    logging.getLogger("trafilatura").setLevel(logging.DEBUG if debug else logging.ERROR)
 
 
 @main.command()

@@ -397,7 +397,7 @@ def _opinions(
                     confidence=0.75 if strong else 0.6,
                     evidence=[Evidence(quote=quote)],
                 ))
-        elif reason_score >= 2 and len(text.split()) >= 2:
+        elif reason_score >= 2 and len(text.split()) >= 2 and _about_subject(info):
             for name in subjects[:1]:
                 reasons.append(Reason(
                     tool=name, text=_summary(text),
@@ -405,6 +405,15 @@ def _opinions(
                     evidence=[Evidence(quote=quote)],
                 ))
     return reasons, regrets
+
+
+def _about_subject(info: _SentenceInfo) -> bool:
+    """Is the sentence about its first tool (named early), rather than naming it in passing?"""
+    if not info.hits:
+        return True
+    first = info.hits[0].mention.start - info.sentence.start
+    length = max(1, info.sentence.end - info.sentence.start)
+    return first / length <= 0.5 or bool(cues.USES_RE[0].search(info.skeleton))
 
 
 def _would_instead(info: _SentenceInfo) -> str | None:

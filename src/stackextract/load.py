@@ -79,7 +79,8 @@ def document_from_fetch(result: FetchResult) -> Document:
     ctype = (result.content_type or "").lower()
     src = {"url": result.url, "final_url": result.final_url}
     if "html" in ctype or looks_like_html(result.text):
-        return document_from_html(result.body, url=result.url, final_url=result.final_url)
+        # the fetcher already decoded with the header charset, which trafilatura cannot see
+        return document_from_html(result.text, url=result.url, final_url=result.final_url)
     if "markdown" in ctype or is_markdown_path(result.final_url.split("?")[0]):
         return markdown_to_document(result.text, **src)
     return document_from_text(result.text, **src)
