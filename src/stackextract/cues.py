@@ -122,14 +122,16 @@ REASON_STRONG = re.compile(
     r"love[sd]?|happy with|worked (?:\w+ )?well|works (?:\w+ )?well|just works|worked just fine|"
     r"solid|cheap(?:er)?|cost[- ]effective|affordable|inexpensive|gold standard|sweet spot|"
     r"improv(?:es|ed)|out of the box|no complaints?|recommend\w*|favou?rite|convenient|pleasant|"
-    r"best|better|benefits?|advantages?|for its|for their|chose\b|picked\b|settled on|"
-    r"went with|opted for|nicely|painless|seamless\w*|robust|battle[- ]tested|"
+    r"best|better|benefits?|advantages?|for its|for their|nicely|painless|seamless\w*|robust|"
+    r"battle[- ]tested|good|decent|works fine|worked fine|just fine|big win|prevalent|"
+    r"satisfactory|peace of mind|tight integrations?|well adopted|widely (?:accepted|adopted)|"
     r"(?:very|really|quite|super) (?:useful|handy|nice|helpful|good)|useful|handy|helpful|"
     r"saves? (?:us|time|money)|performan(?:t|ce) (?:boost|gains?|improvements?))\b",
     re.I,
 )
 REASON_WEAK = re.compile(
-    r"\b(?:since|as it|as they|which means|good|popular|standard|supports?|support for|native|"
+    r"\b(?:since|as it|as they|which means|popular|standard|supports?|support for|native|"
+    r"chose|picked|settled on|went with|opted for|"
     r"control|insights?|visibility|observab\w+|track\w*|alerts?|catch\w*|free|open[- ]source|"
     r"performance|compatib\w+|integrat\w+|decided|in order to|ensur\w+|keep an eye|"
     r"provides?|offers?|built-in|features?|automatic\w*|efficient\w*|familiar\w*|"

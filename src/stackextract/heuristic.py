@@ -398,7 +398,8 @@ def _opinions(
                     evidence=[Evidence(quote=quote)],
                 ))
         elif reason_score >= 2 and len(text.split()) >= 2 and _about_subject(info):
-            for name in subjects[:1]:
+            in_use = [n for n in subjects if tools[n].status in (Status.uses, Status.planned)]
+            for name in (in_use or subjects)[:1]:
                 reasons.append(Reason(
                     tool=name, text=_summary(text),
                     confidence=min(0.9, 0.5 + 0.05 * reason_score),
@@ -413,7 +414,11 @@ def _about_subject(info: _SentenceInfo) -> bool:
         return True
     first = info.hits[0].mention.start - info.sentence.start
     length = max(1, info.sentence.end - info.sentence.start)
-    return first / length <= 0.5 or bool(cues.USES_RE[0].search(info.skeleton))
+    return (
+        first / length <= 0.5
+        or bool(_PRONOUN_START.match(info.text))
+        or bool(cues.USES_RE[0].search(info.skeleton))
+    )
 
 
 def _would_instead(info: _SentenceInfo) -> str | None:
