@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -48,7 +49,7 @@ def test_overlap_repeats_the_end_of_the_previous_chunk() -> None:
     text = paragraphs(20, words=10)
     chunks = chunk_text(text, max_tokens=100, overlap_tokens=30)
     assert len(chunks) > 2
-    for prev, chunk in zip(chunks, chunks[1:], strict=False):
+    for prev, chunk in itertools.pairwise(chunks):
         assert chunk.overlap > 0
         assert chunk.start < prev.end
         repeated = chunk.text[: chunk.overlap].strip()

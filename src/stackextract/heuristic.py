@@ -339,19 +339,42 @@ def _migration_targets(info: _SentenceInfo) -> list[str]:
     return [info.hits[k].mention.entry.name for k in markers if k < len(info.hits)]
 
 
-def _scores(text: str) -> tuple[float, float, bool]:
-    """(reason score, regret score, strong regret) of a sentence; after 'but' counts double."""
+def _part_scores(part: str) -> tuple[float, float]:
+    negated = len(cues.NEGATION_OF_PROBLEM.findall(part))
+    regret = (2 * len(cues.REGRET_STRONG.findall(part)) + len(cues.REGRET_WEAK.findall(part))
+              - 3 * negated)
+    reason = (2 * len(cues.REASON_STRONG.findall(part)) + len(cues.REASON_WEAK.findall(part))
+              + 2 * negated)
+    return reason, regret
+
+
+_NEGATED_PRAISE = re.compile(
+    r"\b(?:not|n't|never|hardly)\s+(?:\w+\s+)?(?:the\s+)?(?:best|great|ideal|good|easy|simple|"
+    r"reliable|stable|fast|solid|mature|friendly|happy)\b"
+)
+
+
+def _judge(text: str) -> tuple[bool, bool, bool]:
+    """(is a reason, is a regret, strong regret). A 'but' sentence can be both:
+    "Some products are clunky but overall the support has been satisfactory."
+    """
     lowered = text.lower().replace("\u2019", "'")
+    lowered = _NEGATED_PRAISE.sub(" a pain ", lowered)  # "not the best" is a complaint
     strong = bool(cues.STRONG_REGRET.search(lowered))
     parts = _CONTRAST.split(lowered, maxsplit=1)
-    reason = regret = 0.0
-    for weight, part in zip((1.0, 1.5), parts, strict=False):
-        negated = len(cues.NEGATION_OF_PROBLEM.findall(part))
-        regret += weight * (2 * len(cues.REGRET_STRONG.findall(part))
-                            + len(cues.REGRET_WEAK.findall(part)) - 3 * negated)
-        reason += weight * (2 * len(cues.REASON_STRONG.findall(part))
-                            + len(cues.REASON_WEAK.findall(part)) + 2 * negated)
-    return reason, regret, strong
+    if len(parts) == 1:
+        reason, regret = _part_scores(lowered)
+        is_regret = strong or (regret >= 2 and regret >= reason)
+        return (not is_regret and reason >= 2), is_regret, strong
+    scored = [_part_scores(p) for p in parts]
+    is_regret = strong or any(g >= 2 and g > r for r, g in scored)
+    is_reason = any(r >= 2 and r > g for r, g in scored)
+    return is_reason, is_regret, strong
+
+
+_BETTER_THAN = re.compile(
+    r"(?:better|faster|cheaper|simpler|easier|more reliable|less)\s+than\s+(?:\w+\s+){0,2}<(\d+)>"
+)
 
 
 def _opinions(
@@ -384,25 +407,40 @@ def _opinions(
         text = info.text
         if not subjects or kind == "fragment" or text.rstrip().endswith(":"):
             continue
-        reason_score, regret_score, strong = _scores(text)
+        is_reason, is_regret, strong = _judge(text)
         quote = _quote(info)
-        if strong or (regret_score >= 2 and regret_score >= reason_score):
+        if is_regret:
             would = _would_instead(info)
-            target = subjects[:1] if not (strong and not info.hits) else subjects[:2]
-            for name in target:
-                if would == name:
-                    continue
+            targets = [n for n in subjects if n != would]
+            if not targets and would and topic:
+                targets = [n for n in topic if n != would]  # "I'd prefer Python next time"
+            for name in targets[: 2 if strong and not info.hits else 1]:
                 regrets.append(Regret(
                     tool=name, text=_summary(text), would_instead=would,
                     confidence=0.75 if strong else 0.6,
                     evidence=[Evidence(quote=quote)],
                 ))
-        elif reason_score >= 2 and len(text.split()) >= 2 and _about_subject(info):
+        if not is_regret and re.search(r"\b(?:was|were|is|are) (?:much |far )?(?:better|faster|"
+                                       r"cheaper|simpler|more reliable)\b", info.skeleton):
+            # "We used Datadog APM at first and found Sentry APM was better."
+            for hit in info.hits:
+                name = hit.mention.entry.name
+                if "previous" in hit.cues and name in tools:
+                    regrets.append(Regret(tool=name, text=_summary(text), confidence=0.6,
+                                          evidence=[Evidence(quote=quote)]))
+        for match in _BETTER_THAN.finditer(info.skeleton):
+            k = int(match.group(1))
+            name = info.hits[k].mention.entry.name if k < len(info.hits) else ""
+            if name in tools and tools[name].status is Status.used_previously and not any(
+                r.tool == name and r.evidence[0].quote == quote for r in regrets
+            ):
+                regrets.append(Regret(tool=name, text=_summary(text), confidence=0.6,
+                                      evidence=[Evidence(quote=quote)]))
+        if is_reason and len(text.split()) >= 2 and _about_subject(info):
             in_use = [n for n in subjects if tools[n].status in (Status.uses, Status.planned)]
             for name in (in_use or subjects)[:1]:
                 reasons.append(Reason(
-                    tool=name, text=_summary(text),
-                    confidence=min(0.9, 0.5 + 0.05 * reason_score),
+                    tool=name, text=_summary(text), confidence=0.7,
                     evidence=[Evidence(quote=quote)],
                 ))
     return reasons, regrets
