@@ -162,8 +162,8 @@ def _filter_mentions(mentions: list[Mention], view: str, sentences: list[Sentenc
                 continue
         provisional = False
         if m.entry.ambiguous and not in_code:
-            if _title_case(s_text):
-                continue
+            if _title_case(s_text) or re.match(r" [A-Z][a-z]", after):
+                continue  # a title, or part of a longer name ("Stack Server", "Task Definitions")
             prefix = view[sentence.start if sentence else 0 : m.start].strip(" \t-*•#>`_[(")
             if not prefix and not _CONTINUES_AS_PRODUCT.match(after):
                 provisional = True
@@ -348,6 +348,10 @@ def _part_scores(part: str) -> tuple[float, float]:
     return reason, regret
 
 
+_HEARSAY = re.compile(
+    r"\b(?:it'?s often said|it is often said|supposedly|allegedly|reportedly)\b",
+    re.I,
+)
 _NEGATED_PRAISE = re.compile(
     r"\b(?:not|n't|never|hardly)\s+(?:\w+\s+)?(?:the\s+)?(?:best|great|ideal|good|easy|simple|"
     r"reliable|stable|fast|solid|mature|friendly|happy)\b"
@@ -407,11 +411,23 @@ def _opinions(
         text = info.text
         if not subjects or kind == "fragment" or text.rstrip().endswith(":"):
             continue
+        if _HEARSAY.search(text):
+            continue  # someone else's opinion, not the team's experience
         is_reason, is_regret, strong = _judge(text)
         quote = _quote(info)
+        if is_regret and topic and info.hits:
+            # "The only drawback is X, but in our Kubernetes cluster it is fine": the complaint
+            # comes before the 'but', the tool named after it is not what it is about
+            split = _CONTRAST.search(info.skeleton)
+            if split and all(info.skeleton.find(f"<{h.marker}>") > split.start()
+                             for h in info.hits):
+                head = info.skeleton[: split.start()]
+                if _part_scores(head)[1] >= 2:
+                    subjects = list(topic)
         if is_regret:
             would = _would_instead(info)
-            targets = [n for n in subjects if n != would]
+            # a regret is about a tool the team has lived with, not one it only weighed
+            targets = [n for n in subjects if n != would and tools[n].status is not Status.evaluated]
             if not targets and would and topic:
                 targets = [n for n in topic if n != would]  # "I'd prefer Python next time"
             for name in targets[: 2 if strong and not info.hits else 1]:

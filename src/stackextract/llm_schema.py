@@ -102,7 +102,8 @@ Quote = Annotated[
     Field(max_length=QUOTE_MAX, description="Exact words copied from the text."),
 ]
 OptionalName = Annotated[
-    str | None, BeforeValidator(_optional_name), _cut(NAME_MAX), Field(max_length=NAME_MAX)
+    Annotated[str, _cut(NAME_MAX), Field(max_length=NAME_MAX)] | None,
+    BeforeValidator(_optional_name),
 ]
 
 
