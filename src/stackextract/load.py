@@ -162,7 +162,7 @@ def load(
             raise InputError("empty source: pass a URL, a file path, '-' or text")
         if "/" in source or "\\" in source or re.search(r"\.\w{1,8}$", source.strip()):
             raise InputError(f"no such file: {source} (for a web page, give the full https:// URL)")
-        if len(source.split()) < 4:
+        if len(source.split()) < 2:
             raise InputError(f"no such file or URL: {source}")
     return document_from_string(source)
 
