@@ -69,32 +69,33 @@ def print_stack(stack: Stack, console: Console | None = None) -> None:
 
 
 def print_report(report: Report, *, verbose: bool = False, console: Console | None = None) -> None:
-    """Per-file and micro-averaged scores."""
-    console = console or Console()
+    """Per-file and micro-averaged scores as a plain table (fits 100 columns, pipes cleanly)."""
+    console = console or Console(soft_wrap=True)
     kinds = ("tools", "reasons", "regrets", "migrations")
-    table = Table(title=f"Evaluation — backend {report.backend}")
-    table.add_column("file")
-    for kind in kinds:
-        table.add_column(f"{kind} P/R/F1")
-    table.add_column("status acc")
+    header = f"{'file':34} " + " ".join(f"{k + ' P/R/F1':>17}" for k in kinds) + f" {'status':>6}"
+    lines = [f"backend: {report.backend}", header, "-" * len(header)]
+
+    def cell(c: object) -> str:
+        return f"{c.precision:.2f}/{c.recall:.2f}/{c.f1:.2f}"  # type: ignore[attr-defined]
+
     for f in report.files:
         acc = f"{f.status_correct / f.status_total:.2f}" if f.status_total else "-"
-        row = [f.file] + [
-            "error" if f.error else
-            f"{getattr(f, k).precision:.2f}/{getattr(f, k).recall:.2f}/{getattr(f, k).f1:.2f}"
-            for k in kinds
-        ] + [acc]
-        table.add_row(*row)
+        cells = ["error" if f.error else cell(getattr(f, k)) for k in kinds]
+        lines.append(f"{f.file[:34]:34} " + " ".join(f"{c:>17}" for c in cells) + f" {acc:>6}")
+    lines.append("-" * len(header))
     totals = [report.total(k) for k in kinds]
-    table.add_row("[bold]micro[/bold]",
-                  *[f"[bold]{c.precision:.3f}/{c.recall:.3f}/{c.f1:.3f}[/bold]" for c in totals],
-                  f"[bold]{report.status_accuracy:.3f}[/bold]")
-    console.print(table)
+    lines.append(f"{'micro':34} " + " ".join(f"{cell(c):>17}" for c in totals)
+                 + f" {report.status_accuracy:>6.3f}")
+    lines.append("micro F1: " + ", ".join(f"{k} {c.f1:.3f}" for k, c in zip(kinds, totals,
+                                                                            strict=True))
+                 + f"; tools precision {totals[0].precision:.3f}; "
+                 f"status accuracy {report.status_accuracy:.3f}")
     for f in report.files:
         if f.error:
-            console.print(f"[red]{f.file}: {f.error}[/red]")
+            lines.append(f"{f.file}: {f.error}")
         if verbose:
-            console.print(f"[bold]{f.file}[/bold]")
-            console.print(f"  false positives: {', '.join(f.false_positives) or '-'}")
-            console.print(f"  missed: {', '.join(f.false_negatives) or '-'}")
-            console.print(f"  status errors: {'; '.join(f.status_errors) or '-'}")
+            lines.append(f"{f.file}")
+            lines.append(f"  false positives: {', '.join(f.false_positives) or '-'}")
+            lines.append(f"  missed: {', '.join(f.false_negatives) or '-'}")
+            lines.append(f"  status errors: {'; '.join(f.status_errors) or '-'}")
+    console.print("\n".join(lines), markup=False, highlight=False)
