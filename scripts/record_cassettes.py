@@ -36,7 +36,6 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "src"))
 
 from llm_cassettes import CASSETTES, MANIFEST, cassette_vcr  # noqa: E402
-
 from stackextract.errors import StackExtractError  # noqa: E402
 from stackextract.llm import LLMExtractor  # noqa: E402
 from stackextract.load import read_file  # noqa: E402
@@ -47,7 +46,7 @@ DEFAULT_DOCS = [
     "06_wg2-jenkins-to-concourse-2019.md",
     "10_teamdash-mysql-to-postgres-2023.md",
 ]
-RECORDED_SETTINGS = {"chunk_tokens": 1200, "max_tokens": 1500, "max_reasks": 1, "max_retries": 0}
+RECORDED_SETTINGS = {"chunk_tokens": 1200, "max_tokens": 4096, "max_reasks": 1, "max_retries": 0}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -110,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
                         "regrets": len(stack.regrets),
                     }
                 )
-                print(f"{name}: {len(stack.tools)} tools, {stack.provenance.usage}", file=sys.stderr)
+                usage = stack.provenance.usage
+                print(f"{name}: {len(stack.tools)} tools, {usage}", file=sys.stderr)
         entry["seconds"] = round(time.monotonic() - started, 1)
         manifest["documents"][stem] = entry
     MANIFEST.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")

@@ -222,3 +222,46 @@ def fake_llm(*answers: Answer) -> Iterator[FakeLLMServer]:
     """A running FakeLLMServer with the given script (default: one valid answer, repeated)."""
     with FakeLLMServer(list(answers) or None) as server:
         yield server
+
+
+def _parse_answer(spec: str) -> Answer:
+    """`ok`, `429`, `429:retry-after=1`, `500`, `slow:2`, `hang`, `length`, `refusal`, ..."""
+    kind, _, arg = spec.partition(":")
+    if kind.isdigit():
+        headers = {}
+        if arg.startswith("retry-after="):
+            headers["Retry-After"] = arg.split("=", 1)[1]
+        return status(int(kind), headers)
+    if kind == "slow":
+        return Answer("slow", delay=float(arg or 1))
+    if kind == "content":
+        return Answer("content", content=arg)
+    return Answer(kind)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve a script by hand, e.g. to watch the CLI retry:
+
+    python tests/llm_servers.py --port 8090 429:retry-after=0
+    stackextract extract FILE --backend llm --base-url http://127.0.0.1:8090/v1
+    """
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--port", type=int, default=8090)
+    parser.add_argument("answers", nargs="*", default=["ok"], help="the last one repeats")
+    args = parser.parse_args(argv)
+    server = FakeLLMServer([_parse_answer(a) for a in args.answers])
+    server._server.server_close()
+    server._server = ThreadingHTTPServer(("127.0.0.1", args.port), server._handler())
+    print(f"serving {args.answers} on {server.base_url}", flush=True)
+    try:
+        server._server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        print(f"{server.count} request(s)")
+
+
+if __name__ == "__main__":
+    main()

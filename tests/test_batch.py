@@ -177,7 +177,7 @@ def test_bad_commands_raise_before_any_work(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="no such file"):
         _run([tmp_path / "nope.html"], tmp_path / "s.db")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(InputError, match="no .html"):
+    with pytest.raises(InputError, match=r"no \.html"):
         _run([tmp_path / "empty"], tmp_path / "s.db")
     empty_list = tmp_path / "empty.urls"
     empty_list.write_text("# nothing\n\n")

@@ -15,7 +15,9 @@ from conftest import CORPUS, HTML_PAGE, ROOT
 EXE = [sys.executable, "-m", "stackextract"]
 
 
-def run(*args: str, stdin: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str, stdin: str | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*EXE, *args], capture_output=True, text=True, input=stdin,
                           cwd=cwd, timeout=120)
 

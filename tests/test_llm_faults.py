@@ -8,8 +8,8 @@ import time
 from typing import Any
 
 import pytest
-from llm_servers import VALID_STACK, Answer, fake_llm, ok, status
 
+from llm_servers import VALID_STACK, Answer, fake_llm, ok, status
 from stackextract.errors import ConfigError, ExtractionError
 from stackextract.llm import LLMExtractor, retry_after_seconds
 from stackextract.models import Document
@@ -26,7 +26,8 @@ DOC = Document(text=TEXT, title="Luma's Tech Stack", url="https://example.com/lu
 
 @pytest.fixture(autouse=True)
 def _no_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "STACKEXTRACT_MODEL", "STACKEXTRACT_LLM_MODE"):
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "STACKEXTRACT_MODEL",
+                 "STACKEXTRACT_LLM_MODE"):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -66,7 +67,8 @@ def test_valid_answer_maps_to_a_stack_with_usage() -> None:
     assert all(not e.grounded for t in stack.tools for e in t.evidence)
     p = stack.provenance
     assert p.backend == "llm" and p.model == "fake-model" and p.prompt_version
-    assert (p.usage.prompt_tokens, p.usage.completion_tokens, p.usage.total_tokens) == (100, 20, 120)
+    usage = p.usage
+    assert (usage.prompt_tokens, usage.completion_tokens, usage.total_tokens) == (100, 20, 120)
     assert (p.usage.requests, p.usage.attempts, p.chunks) == (1, 1, 1)
     body = server.requests[0]
     assert body["temperature"] == 0 and body["model"] == "fake-model"
@@ -232,7 +234,7 @@ def test_over_long_and_unknown_values_are_cut_not_reasked() -> None:
         stack = extractor(server.base_url).extract(DOC)
     assert server.count == 1
     nxt = stack.tool("Next.js")
-    assert nxt is not None and nxt.status.value == "uses" and len(nxt.evidence[0].quote) <= 240
+    assert nxt is not None and nxt.status.value == "uses" and len(nxt.evidence[0].quote) <= 160
     assert len(stack.tools) <= 20
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, CORPUS
+from conftest import CORPUS, ROOT
 
 pytestmark = pytest.mark.slow
 

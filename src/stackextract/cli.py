@@ -82,8 +82,10 @@ def backend_options(func: F) -> F:
     return func
 
 
-def _settings(backend: str, model: str | None, base_url: str | None, mode: str | None,
-              max_tokens: int | None, hints: bool | None, catalog_path: str | None) -> dict[str, Any]:
+def _settings(
+    backend: str, model: str | None, base_url: str | None, mode: str | None,
+    max_tokens: int | None, hints: bool | None, catalog_path: str | None,
+) -> dict[str, Any]:
     from .catalog import Catalog
 
     settings: dict[str, Any] = {"model": model, "base_url": base_url, "mode": mode,

@@ -51,8 +51,8 @@ USES = [
 NOT_STACK = [
     rf"\b(?:compared (?:to|with)|unlike|similar to|alternatives? to|competitors? (?:of|to|like)|cousins? of|equivalent of|the likes of|inspired by)\s+(?:\w+\s+){{0,2}}?{T}",
     rf"\b(?:used by|trusted by|powering)\s+(?:\w+\s+){{0,2}}?{T}",
-    rf"\b(?:my|our|his|her|their)\s+(?:previous|former|last|old)\s+(?:company|employer|job|team|startup|gig)\b",
-    rf"\b(?:at|when i was at|back at)\s+(?:google|facebook|meta|netflix|uber|airbnb|amazon|microsoft|twitter|linkedin)\b",
+    r"\b(?:my|our|his|her|their)\s+(?:previous|former|last|old)\s+(?:company|employer|job|team|startup|gig)\b",
+    r"\b(?:at|when i was at|back at)\s+(?:google|facebook|meta|netflix|uber|airbnb|amazon|microsoft|twitter|linkedin)\b",
     rf"\b(?:abstractions|frameworks|libraries|tools)\s+like\s+{T}",
     rf"\b(?:the maturity of|as mature as|maturity of)\s+{T}",
     rf"\b(?:hope rests on|excited about|keeping an eye on|watching)\s+{T}",

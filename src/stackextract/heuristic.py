@@ -149,7 +149,8 @@ def _filter_mentions(mentions: list[Mention], view: str, sentences: list[Sentenc
             continue
         i = bisect.bisect_right(code_starts, m.start) - 1
         in_code = i >= 0 and code[i][0] <= m.start < code[i][1]
-        if in_code and view[code[i][0] + 1 : code[i][1] - 1].strip().casefold() != m.text.casefold():
+        code_text = view[code[i][0] + 1 : code[i][1] - 1].strip() if in_code else ""
+        if in_code and code_text.casefold() != m.text.casefold():
             continue  # an identifier or path inside inline code, e.g. `/tagged/java`
         j = bisect.bisect_right(starts, m.start) - 1
         sentence = sentences[j] if j >= 0 else None
@@ -427,7 +428,8 @@ def _opinions(
         if is_regret:
             would = _would_instead(info)
             # a regret is about a tool the team has lived with, not one it only weighed
-            targets = [n for n in subjects if n != would and tools[n].status is not Status.evaluated]
+            targets = [n for n in subjects
+                       if n != would and tools[n].status is not Status.evaluated]
             if not targets and would and topic:
                 targets = [n for n in topic if n != would]  # "I'd prefer Python next time"
             for name in targets[: 2 if strong and not info.hits else 1]:

@@ -29,12 +29,15 @@ from .models import (
 if TYPE_CHECKING:
     from .catalog import Catalog
 
-NAME_MAX = 60
-TEXT_MAX = 160
-QUOTE_MAX = 240
+# Bounds sized so that a maximal answer (~12k characters, ~4k tokens) fits the default
+# max_tokens: a grammar-constrained small model that fills every list still finishes.
+NAME_MAX = 40
+TEXT_MAX = 100
+QUOTE_MAX = 160
 TOOLS_MAX = 20
-ITEMS_MAX = 6
-WHY_MAX = 3
+ITEMS_MAX = 4
+WHY_MAX = 2
+NAME_WORDS_MAX = 4
 
 STATUSES = tuple(s.value for s in Status)
 CATEGORIES = tuple(c.value for c in Category)
@@ -179,11 +182,15 @@ def to_stack(
             return entry.name, entry.category
         return clean_name(name), None
 
+    not_tools = {
+        n.casefold() for n in (document.title, document.site_name, extracted.company) if n
+    }
     tools = []
     seen: set[str] = set()
     for item in extracted.tools:
         name = clean_name(item.name)
-        if not name:
+        # small models name the page title, the company or a phrase as a tool
+        if not name or name.casefold() in not_tools or len(name.split()) > NAME_WORDS_MAX:
             continue
         canon, category = canonical(name)
         key = canon.casefold()

@@ -16,7 +16,9 @@ _ABBREVIATIONS = {
     "e.g", "i.e", "etc", "vs", "mr", "mrs", "ms", "dr", "prof", "inc", "ltd", "co", "approx",
     "cf", "fig", "no", "st", "jr", "sr", "u.s", "a.k.a", "aka", "resp", "esp",
 }
-_SENTENCE_END = re.compile(r"[.!?\u2026]+[\"'\u201d\u2019)\]*_]*\s+(?=[\"'\u201c\u2018(\[*_]*[A-Z0-9])")
+_SENTENCE_END = re.compile(
+    r"[.!?\u2026]+[\"'\u201d\u2019)\]*_]*\s+(?=[\"'\u201c\u2018(\[*_]*[A-Z0-9])"
+)
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,7 @@ def split(view: str) -> list[Sentence]:
             if structured:
                 # each list item / heading / row is a unit; continuation lines join the item
                 current: list[int] | None = None
+                current_kind = "para"
                 for ln in lines:
                     ln_start, ln_end = offset, offset + len(ln)
                     offset = ln_end + 1

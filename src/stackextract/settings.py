@@ -37,7 +37,7 @@ class LLMSettings:
     model: str = DEFAULT_OPENAI_MODEL
     mode: str = "tools"
     temperature: float = 0.0
-    max_tokens: int = 2048
+    max_tokens: int = 4096
     chunk_tokens: int = 1200
     timeout: float = 120.0
     max_retries: int = 4

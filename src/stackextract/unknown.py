@@ -13,7 +13,8 @@ from .catalog import Catalog, CatalogEntry, Mention
 from .models import Category
 from .sentences import Sentence
 
-_NAME = r"([A-Z][A-Za-z0-9]*(?:[.+#-][A-Za-z0-9]+)*(?:\s[A-Z][A-Za-z0-9]*(?:[.+#-][A-Za-z0-9]+)*){0,2})"
+_WORD = r"[A-Z][A-Za-z0-9]*(?:[.+#-][A-Za-z0-9]+)*"
+_NAME = rf"({_WORD}(?:\s{_WORD}){{0,2}})"
 _CUE = re.compile(
     r"\b(?:we(?:'re| are)? (?:now |also |still )?(?:use|using|chose|picked|adopted|rely on|run|"
     r"deploy(?:ed)? on|host(?:ed)? on|went with|settled on)|switched to|moved to|migrated to|"
