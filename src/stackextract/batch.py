@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 
 from .errors import InputError, StackExtractError, StoreError
 from .models import Document, Stack
+from .pipeline import finish
 from .store import Store
 
 DOCUMENT_SUFFIXES = (".html", ".htm", ".md", ".mdx", ".markdown", ".txt")
@@ -214,12 +215,23 @@ _worker_extractor: Any = None
 _worker_spec: tuple[str, dict[str, Any]] | None = None
 
 
-def _init_worker(spec: tuple[str, dict[str, Any]] | None) -> None:
-    """Pool initializer: Ctrl-C is for the parent; remember how to build the extractor."""
+def _init_worker(spec: tuple[str, dict[str, Any]] | None, parent: int) -> None:
+    """Pool initializer: Ctrl-C is for the parent; remember how to build the extractor.
+
+    A watchdog ends the worker when the parent dies (SIGKILL): orphans would otherwise wait
+    forever on the task queue and hold the parent's stdout open.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     global _worker_spec
     if spec is not None:
         _worker_spec = spec
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+
+
+def _watch_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
 
 
 def _warm(_: int = 0) -> int:
@@ -246,13 +258,6 @@ def _doc_from_path(path: str) -> Document:
     from .load import read_file
 
     return read_file(Path(path))
-
-
-def _finish(stack: Stack, doc: Document, strict: bool, min_confidence: float) -> Stack:
-    """Ground and filter a model's stack (in a worker: grounding is CPU work)."""
-    from .pipeline import finish
-
-    return finish(stack, doc, strict=strict, min_confidence=min_confidence)
 
 
 def _extract_offline(doc: Document, strict: bool, min_confidence: float) -> Stack:
@@ -294,7 +299,7 @@ def _pool(workers: int, spec: tuple[str, dict[str, Any]] | None) -> concurrent.f
         max_workers=workers,
         mp_context=multiprocessing.get_context(method),
         initializer=_init_worker,
-        initargs=(spec,),
+        initargs=(spec, os.getpid()),
     )
     # start every worker now (fork copies the parent, including its loaded catalog)
     list(pool.map(_warm, range(workers)))
@@ -530,21 +535,15 @@ class _Run:
             else:
                 stack = await self.extractor.aextract(doc)
                 stage = "ground"
-                if getattr(self.extractor, "catalog", None) is None:
-                    stack = await self.in_pool(
-                        _finish, stack, doc, self.strict, self.min_confidence
-                    )
-                else:  # a custom catalog stays in this process
-                    from .pipeline import finish
-
-                    stack = await asyncio.to_thread(
-                        finish,
-                        stack,
-                        doc,
-                        strict=self.strict,
-                        min_confidence=self.min_confidence,
-                        catalog=self.extractor.catalog,
-                    )
+                # grounding a model's answer takes well under a millisecond a document:
+                # cheaper here than a round trip to the pool
+                stack = finish(
+                    stack,
+                    doc,
+                    strict=self.strict,
+                    min_confidence=self.min_confidence,
+                    catalog=getattr(self.extractor, "catalog", None),
+                )
             self.summary.requests += stack.provenance.usage.requests
             await self.queue.put(("save", job.key, doc, stack, False))
         except asyncio.CancelledError:

@@ -1,0 +1,266 @@
+"""Batch benchmark: concurrency efficiency, cache re-run, memory, offline throughput.
+
+    .venv/bin/python benchmarks/batch.py                 # everything (about 2 minutes)
+    .venv/bin/python benchmarks/batch.py --only llm      # or: memory, offline
+
+- llm: N pages from a local page server, LLM backend against a local OpenAI-compatible
+  server answering every request after a fixed latency. Efficiency = ideal / actual, with
+  ideal = ceil(N / concurrency) * latency. Then the same batch again: its time, the model
+  requests it made (must be 0) and the rows it added (must be 0).
+- memory: peak RSS (parent, and the largest worker) of offline batches of 500 and 2,000
+  pages, each in a fresh process; it must stay under 300 MB and not grow with N.
+- offline: the 181 pages of ../shared/benchmarks/article-extraction through the offline
+  batch (clean + extract + ground + SQLite, process pool of os.cpu_count() workers) against
+  trafilatura.extract alone on the same pages in one process. Target: ratio <= 1.3.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import math
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))  # the test servers: batch_helpers, llm_servers
+
+import stackextract.llm  # noqa: E402, F401  (openai + instructor: ~1 s of import, not per document)
+from batch_helpers import PageServer  # noqa: E402
+from llm_servers import Answer, FakeLLMServer  # noqa: E402
+from stackextract.batch import run_batch  # noqa: E402
+from stackextract.store import Store  # noqa: E402
+
+ARTICLES = ROOT.parent / "shared" / "benchmarks" / "article-extraction" / "html"
+
+# A minimal valid extraction whose quotes occur in batch_helpers.PAGE_TEMPLATE.
+PAYLOAD: dict[str, Any] = {
+    "company": "Example",
+    "tools": [
+        {
+            "name": "Django",
+            "status": "uses",
+            "category": "backend",
+            "quote": "We run our backend on Python with Django",
+        },
+        {
+            "name": "PostgreSQL",
+            "status": "uses",
+            "category": "database",
+            "quote": "store everything in\nPostgreSQL",
+        },
+    ],
+    "reasons": [],
+    "regrets": [],
+    "migrations": [],
+}
+
+
+class _Servers:
+    """The page server and the model server in their own process, so that their threads do
+    not compete with the batch for this process's GIL (as real servers would not)."""
+
+    def __init__(self, latency: float) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, __file__, "_serve", str(latency)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        info = json.loads(self.proc.stdout.readline())
+        self.pages_url: str = info["pages"]
+        self.model_url: str = info["model"]
+
+    def model_requests(self) -> int:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write("count\n")
+        self.proc.stdin.flush()
+        return int(self.proc.stdout.readline())
+
+    def close(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        self.proc.wait(timeout=10)
+
+
+def _serve(latency: float) -> None:
+    with (
+        PageServer() as pages,
+        FakeLLMServer([Answer("slow", payload=PAYLOAD, delay=latency)]) as model,
+    ):
+        print(json.dumps({"pages": pages.base_url, "model": model.base_url}), flush=True)
+        for line in sys.stdin:
+            if line.strip() == "count":
+                print(model.count, flush=True)
+
+
+def bench_llm(n: int, concurrency: int, latency: float) -> list[tuple[str, str]]:
+    rows: list[tuple[str, str]] = []
+    servers = _Servers(latency)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            db = Path(tmp) / "llm.db"
+            urls = Path(tmp) / "urls.list"
+            urls.write_text("".join(f"{servers.pages_url}/page/{i}\n" for i in range(n)))
+            settings: dict[str, Any] = {
+                "backend": "llm",
+                "base_url": servers.model_url,
+                "api_key": "sk-benchmark",
+                "model": "fake-model",
+                "concurrency": concurrency,
+                "allow_private": True,
+                "progress": False,
+            }
+            t0, c0 = time.perf_counter(), time.process_time()
+            first = run_batch([urls], db=db, **settings)
+            elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
+            calls_first = servers.model_requests()
+            with Store(db) as store:
+                counts = store.counts()
+            ideal = math.ceil(n / concurrency) * latency
+            rows += [
+                ("llm: documents", f"{n} (done {first.done}, failed {first.failed})"),
+                ("llm: concurrency / model latency", f"{concurrency} / {latency * 1000:.0f} ms"),
+                ("llm: first run wall time", f"{elapsed:.2f} s"),
+                ("llm: documents per second", f"{n / elapsed:.1f}"),
+                ("llm: CPU of the batch process per document", f"{cpu / n * 1000:.1f} ms"),
+                ("llm: model requests, first run", str(calls_first)),
+                ("llm: ideal ceil(N/c)*latency", f"{ideal:.2f} s"),
+                ("llm: efficiency ideal/actual (>= 0.8)", f"{ideal / elapsed:.2f}"),
+            ]
+            t0 = time.perf_counter()
+            second = run_batch([urls], db=db, **settings)
+            elapsed2 = time.perf_counter() - t0
+            with Store(db) as store:
+                added = sum(store.counts().values()) - sum(counts.values())
+            rows += [
+                ("llm: second run wall time", f"{elapsed2:.2f} s (cached {second.cached})"),
+                ("llm: second run model requests (0)", str(servers.model_requests() - calls_first)),
+                ("llm: second run rows added (0)", str(added)),
+            ]
+    finally:
+        servers.close()
+    return rows
+
+
+def _memory_child(n: int, base_url: str, concurrency: int) -> None:
+    """Run in a fresh process: one offline batch of n pages; print peak RSS as JSON."""
+    with tempfile.TemporaryDirectory() as tmp:
+        urls = Path(tmp) / "urls.list"
+        urls.write_text("".join(f"{base_url}/page/{i}\n" for i in range(n)))
+        t0 = time.perf_counter()
+        summary = run_batch(
+            [urls],
+            db=Path(tmp) / "m.db",
+            backend="offline",
+            concurrency=concurrency,
+            allow_private=True,
+            progress=False,
+        )
+        elapsed = time.perf_counter() - t0
+    me = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(json.dumps({"parent_mb": me, "worker_mb": kids, "s": elapsed, "done": summary.done}))
+
+
+def bench_memory(sizes: list[int], concurrency: int) -> list[tuple[str, str]]:
+    rows = []
+    with PageServer() as pages:
+        for n in sizes:
+            out = subprocess.run(
+                [sys.executable, __file__, "_memory", str(n), pages.base_url, str(concurrency)],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
+            r = json.loads(out.strip().splitlines()[-1])
+            rows.append(
+                (
+                    f"memory: {n} docs peak RSS parent / worker",
+                    f"{r['parent_mb']:.0f} MB / {r['worker_mb']:.0f} MB "
+                    f"({r['done']} done, {r['done'] / r['s']:.0f} docs/s)",
+                )
+            )
+    return rows
+
+
+def bench_offline(concurrency: int) -> list[tuple[str, str]]:
+    import trafilatura
+
+    pages = sorted(ARTICLES.glob("*.html.gz"))
+    if not pages:
+        return [("offline", f"no pages under {ARTICLES}")]
+    rows: list[tuple[str, str]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        html_dir = Path(tmp) / "html"
+        html_dir.mkdir()
+        bodies = []
+        for page in pages:
+            data = gzip.decompress(page.read_bytes())
+            bodies.append(data)
+            (html_dir / page.name.removesuffix(".gz")).write_bytes(data)
+        t0 = time.perf_counter()
+        for body in bodies:
+            trafilatura.extract(body)
+        alone = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        summary = run_batch(
+            [html_dir],
+            db=Path(tmp) / "offline.db",
+            backend="offline",
+            concurrency=concurrency,
+            progress=False,
+        )
+        batch = time.perf_counter() - t0
+    rows += [
+        ("offline: pages", f"{len(pages)} (done {summary.done}, failed {summary.failed})"),
+        ("offline: trafilatura.extract alone, 1 process", f"{alone:.2f} s"),
+        (
+            f"offline: batch (clean+extract+ground+SQLite, {os.cpu_count()} workers)",
+            f"{batch:.2f} s ({len(pages) / batch:.1f} pages/s)",
+        ),
+        ("offline: ratio batch / trafilatura (<= 1.3)", f"{batch / alone:.2f}"),
+    ]
+    return rows
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "_serve":
+        _serve(float(sys.argv[2]))
+        return
+    if len(sys.argv) > 1 and sys.argv[1] == "_memory":
+        _memory_child(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]))
+        return
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--only", default="llm,memory,offline")
+    parser.add_argument("--n", type=int, default=200, help="documents for the llm run")
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--latency", type=float, default=0.2, help="model latency, seconds")
+    parser.add_argument("--memory-sizes", default="500,2000")
+    args = parser.parse_args()
+    only = set(args.only.split(","))
+    rows: list[tuple[str, str]] = []
+    if "llm" in only:
+        rows += bench_llm(args.n, args.concurrency, args.latency)
+    if "memory" in only:
+        sizes = [int(x) for x in args.memory_sizes.split(",")]
+        rows += bench_memory(sizes, args.concurrency)
+    if "offline" in only:
+        rows += bench_offline(args.concurrency)
+    width = max(len(k) for k, _ in rows)
+    print(f"\n$ {Path(sys.executable).name} benchmarks/batch.py {' '.join(sys.argv[1:])}")
+    print(f"cpus: {os.cpu_count()}, python {sys.version.split()[0]}")
+    for key, value in rows:
+        print(f"{key:<{width}}  {value}")
+
+
+if __name__ == "__main__":
+    main()
