@@ -116,6 +116,7 @@ def bench_llm(n: int, concurrency: int, latency: float) -> list[tuple[str, str]]
                 "api_key": "sk-benchmark",
                 "model": "fake-model",
                 "concurrency": concurrency,
+                "per_host": concurrency,  # one local page server: no politeness cap needed
                 "allow_private": True,
                 "progress": False,
             }
@@ -149,6 +150,65 @@ def bench_llm(n: int, concurrency: int, latency: float) -> list[tuple[str, str]]
     finally:
         servers.close()
     return rows
+
+
+class SimulatedModel:
+    """An extractor that only waits `latency` seconds and returns a fixed answer: it measures
+    the batch machinery (fetch, clean, cache, grounding, writer) without any client CPU."""
+
+    name = "simulated"
+
+    def __init__(self, latency: float) -> None:
+        self.latency = latency
+        self.calls = 0
+
+    def config_key(self) -> str:
+        return f"simulated-{self.latency}"
+
+    def extract(self, document: Any) -> Any:  # pragma: no cover - the batch uses aextract
+        raise NotImplementedError
+
+    async def aextract(self, document: Any) -> Any:
+        import asyncio
+
+        from stackextract.llm_schema import ExtractedStack, to_stack
+        from stackextract.models import Provenance
+
+        self.calls += 1
+        await asyncio.sleep(self.latency)
+        answer = ExtractedStack.model_validate(PAYLOAD)
+        return to_stack(answer, document, provenance=Provenance(backend="simulated"))
+
+
+def bench_simulated(n: int, concurrency: int, latency: float) -> list[tuple[str, str]]:
+    servers = _Servers(latency)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            urls = Path(tmp) / "urls.list"
+            urls.write_text("".join(f"{servers.pages_url}/page/{i}\n" for i in range(n)))
+            model = SimulatedModel(latency)
+            t0, c0 = time.perf_counter(), time.process_time()
+            summary = run_batch(
+                [urls],
+                db=Path(tmp) / "sim.db",
+                extractor=model,
+                concurrency=concurrency,
+                per_host=concurrency,
+                allow_private=True,
+                progress=False,
+            )
+            elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
+    finally:
+        servers.close()
+    ideal = math.ceil(n / concurrency) * latency
+    return [
+        (
+            "simulated model: wall time",
+            f"{elapsed:.2f} s ({summary.done} done, {model.calls} calls)",
+        ),
+        ("simulated model: CPU of the batch process per doc", f"{cpu / n * 1000:.1f} ms"),
+        ("simulated model: efficiency ideal/actual", f"{ideal / elapsed:.2f}"),
+    ]
 
 
 def _memory_child(n: int, base_url: str, concurrency: int) -> None:
@@ -240,7 +300,7 @@ def main() -> None:
         _memory_child(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]))
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--only", default="llm,memory,offline")
+    parser.add_argument("--only", default="llm,simulated,memory,offline")
     parser.add_argument("--n", type=int, default=200, help="documents for the llm run")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--latency", type=float, default=0.2, help="model latency, seconds")
@@ -250,6 +310,8 @@ def main() -> None:
     rows: list[tuple[str, str]] = []
     if "llm" in only:
         rows += bench_llm(args.n, args.concurrency, args.latency)
+    if "simulated" in only:
+        rows += bench_simulated(args.n, args.concurrency, args.latency)
     if "memory" in only:
         sizes = [int(x) for x in args.memory_sizes.split(",")]
         rows += bench_memory(sizes, args.concurrency)

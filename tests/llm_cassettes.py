@@ -53,7 +53,6 @@ def cassette_vcr(record_mode: str = "none") -> vcr.VCR:
         before_record_request=_scrub_request,
         before_record_response=_scrub_response,
         decode_compressed_response=True,
-        allow_playback_repeats=False,
     )
 
 

@@ -642,6 +642,7 @@ def run_batch(
     workers: int | None = None,
     fetch_options: Mapping[str, Any] | None = None,
     stream: TextIO | None = None,
+    extractor: Any = None,
     **extractor_settings: Any,
 ) -> BatchSummary:
     """Extract every source into `db`; skip what is already stored; record what fails.
@@ -650,6 +651,7 @@ def run_batch(
     command (missing path, empty list), ConfigError for bad extractor settings and
     StoreError when the database cannot be written (nothing else stops the run).
     `progress`: True for a rich bar, False for plain log lines, None for a bar on a terminal.
+    `extractor`: an Extractor to use instead of building one from `backend` and the settings.
     """
     if concurrency < 1 or per_host < 1:
         raise InputError("concurrency and per_host must be at least 1")
@@ -668,7 +670,8 @@ def run_batch(
             jobs, problems = expand_sources(sources)
         if limit is not None:
             jobs = jobs[: max(0, limit)]
-        extractor = _make_extractor(backend, extractor_settings)
+        if extractor is None:
+            extractor = _make_extractor(backend, extractor_settings)
         if min_confidence is None:
             from .pipeline import DEFAULT_MIN_CONFIDENCE
 

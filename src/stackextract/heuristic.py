@@ -163,8 +163,8 @@ def _filter_mentions(mentions: list[Mention], view: str, sentences: list[Sentenc
                 continue
         provisional = False
         if m.entry.ambiguous and not in_code:
-            if _title_case(s_text) or re.match(r" [A-Z][a-z]", after):
-                continue  # a title, or part of a longer name ("Stack Server", "Task Definitions")
+            if _title_case(s_text) or re.match(r" (?:[A-Z][a-z]|\d{1,4}\b)", after):
+                continue  # a title, a longer name ("Stack Server") or a date ("June 2010")
             prefix = view[sentence.start if sentence else 0 : m.start].strip(" \t-*•#>`_[(")
             if not prefix and not _CONTINUES_AS_PRODUCT.match(after):
                 provisional = True

@@ -36,8 +36,11 @@ def print_stack(stack: Stack, console: Console | None = None) -> None:
     console.print(", ".join(meta), style="dim")
 
     tools = Table(title=f"Tools ({len(stack.tools)})", show_lines=False)
-    for column in ("tool", "category", "status", "conf", "evidence"):
-        tools.add_column(column)
+    tools.add_column("tool", min_width=12)
+    tools.add_column("category", min_width=10)
+    tools.add_column("status", min_width=15)
+    tools.add_column("conf", min_width=4)
+    tools.add_column("evidence", no_wrap=True, overflow="ellipsis", max_width=60)
     order = {"uses": 0, "planned": 1, "evaluated": 2, "used_previously": 3}
     for t in sorted(stack.tools, key=lambda t: (order[t.status.value], t.category.value,
                                                 t.canonical.lower())):
