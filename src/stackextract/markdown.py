@@ -45,7 +45,8 @@ def _first_text(value: Any) -> str | None:
         return _first_text(value.get("name") or value.get("title"))
     if isinstance(value, (_dt.date, _dt.datetime)):
         return value.isoformat()[:10]
-    text = str(value).strip()
+    text = re.sub(r"<[^>]+>", "", str(value))  # front matter sometimes holds HTML links
+    text = " ".join(text.split())
     return text or None
 
 
