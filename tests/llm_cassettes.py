@@ -19,7 +19,8 @@ ROOT = Path(__file__).resolve().parent.parent
 CASSETTES = ROOT / "fixtures" / "cassettes"
 MANIFEST = CASSETTES / "manifest.json"
 RECORD_HOST = "127.0.0.1:8089"
-REPLAY_BASE_URL = f"http://{RECORD_HOST}/v1"
+# Replay on a port where nothing listens: vcrpy answers, matched on path and body only.
+REPLAY_BASE_URL = "http://127.0.0.1:9/v1"
 DUMMY_KEY = "sk-test-not-a-real-key"
 
 REQUEST_HEADERS_KEPT = {"content-type", "accept"}

@@ -16,6 +16,7 @@ import pytest
 import sqlite_utils
 
 from batch_helpers import PageServer, page_html
+from llm_servers import Answer, FakeLLMServer
 from stackextract.batch import expand_sources, run_batch
 from stackextract.errors import InputError, StoreError
 from stackextract.store import Store
@@ -189,7 +190,10 @@ def test_bad_commands_raise_before_any_work(tmp_path: Path) -> None:
 
 def test_url_list_rule(tmp_path: Path) -> None:
     urls = tmp_path / "reading.txt"
-    urls.write_text("# my list\n\nhttps://Example.com/a#x\nhttps://example.com/a\nftp://x\n")
+    urls.write_text(
+        "\ufeff# my list\n\nhttps://Example.com/a#x\nhttps://example.com/a\nftp://x\n",
+        encoding="utf-8",
+    )
     prose = tmp_path / "essay.txt"
     prose.write_text("Our stack\n\nWe use https://example.com for everything.\n")
     listed = tmp_path / "more.list"
@@ -201,6 +205,58 @@ def test_url_list_rule(tmp_path: Path) -> None:
         ("https://example.org/b", "url"),
     ]
     assert [p.key for p in problems] == ["ftp://x"]
+
+
+LLM_ANSWER = {
+    "company": "Example",
+    "tools": [
+        {
+            "name": "Django",
+            "status": "uses",
+            "category": "backend",
+            "quote": "We run our backend on Python with Django",
+        },
+        {"name": "Oracle", "status": "uses", "category": "database", "quote": "Oracle rocks"},
+    ],
+    "reasons": [],
+    "regrets": [],
+    "migrations": [],
+}
+
+
+def _llm(server: FakeLLMServer) -> dict:
+    return {"backend": "llm", "base_url": server.base_url, "api_key": "sk-test", "model": "m"}
+
+
+def test_llm_backend_batch_is_grounded_and_cached(tmp_path: Path) -> None:
+    _files(tmp_path / "docs", 2)
+    db = tmp_path / "stacks.db"
+    with FakeLLMServer([Answer("ok", payload=LLM_ANSWER)]) as server:
+        first = _run([tmp_path / "docs"], db, **_llm(server))
+        assert first.done == 3 and first.failed == 0, first.failures
+        calls = server.count
+        assert calls >= 3
+        again = _run([tmp_path / "docs"], db, **_llm(server))
+        assert (again.cached, again.model_calls, server.count) == (3, 0, calls)
+    with Store(db) as store:
+        names = {row["canonical"] for row in store.db["tools"].rows}
+        (ext,) = {row["backend"] for row in store.db["extractions"].rows}
+    assert "Oracle" not in names  # never in the text: grounding dropped it
+    assert ext == "llm"
+    for stack in Store(db).stacks():
+        assert all(t.grounded for t in stack.tools)
+
+
+def test_model_errors_become_extract_failures(tmp_path: Path) -> None:
+    _files(tmp_path / "docs", 1)
+    db = tmp_path / "stacks.db"
+    with FakeLLMServer([Answer("status", status=400)]) as server:
+        summary = _run([tmp_path / "docs"], db, **_llm(server))
+    assert summary.failed == 2 and summary.done == 0
+    with Store(db) as store:
+        stages = {f["stage"] for f in store.failures()}
+        assert stages == {"extract"}
+        assert "sk-test" not in json.dumps(store.failures())
 
 
 # --- real subprocesses: SIGKILL and Ctrl-C ----------------------------------------------

@@ -69,6 +69,8 @@ def test_cached_by_source_and_by_hash(store: Store) -> None:
     assert store.cached(doc.content_sha256, config_key="other") is None
     assert store.cached(source="https://example.com/else", config_key="k1") is None
     assert store.cached("0" * 64, config_key="k1") is None
+    assert list(store.cached_sources("k1")) == ["https://example.com/stack"]
+    assert list(store.cached_sources("other")) == []
     with pytest.raises(ValueError):
         store.cached(config_key="k1")
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import gc
 import multiprocessing
 import os
 import re
@@ -113,7 +114,7 @@ def _is_url_list(path: Path) -> bool:
         return False
     from .urls import is_http_url
 
-    with path.open(encoding="utf-8", errors="replace") as fp:
+    with path.open(encoding="utf-8-sig", errors="replace") as fp:
         for raw in fp:
             line = raw.strip()
             if line and not line.startswith("#"):
@@ -150,7 +151,7 @@ def expand_sources(sources: Sequence[str | Path]) -> tuple[list[Job], list[Input
     def add_file(path: Path) -> None:
         if _is_url_list(path):
             try:
-                text = path.read_text(encoding="utf-8", errors="replace")
+                text = path.read_text(encoding="utf-8-sig", errors="replace")
             except OSError as exc:
                 raise InputError(f"cannot read URL list {path}: {exc.strerror}") from exc
             try:
@@ -295,6 +296,11 @@ def _pool(workers: int, spec: tuple[str, dict[str, Any]] | None) -> concurrent.f
     methods = multiprocessing.get_all_start_methods()
     in_loop = _loop_running()
     method = "fork" if "fork" in methods and not in_loop else "spawn"
+    if method == "fork":
+        # objects the children inherit stay shared: without this, the collector touching them
+        # in a child copies their pages (copy-on-write) and the workers grow over a long run
+        gc.collect()
+        gc.freeze()
     pool = concurrent.futures.ProcessPoolExecutor(
         max_workers=workers,
         mp_context=multiprocessing.get_context(method),
@@ -312,6 +318,18 @@ def _loop_running() -> bool:
     except RuntimeError:
         return False
     return True
+
+
+@contextlib.contextmanager
+def _stage(name: str) -> Iterator[None]:
+    """Tag an unexpected exception with the pipeline stage it came from (for failures)."""
+    try:
+        yield
+    except Exception as exc:
+        if not hasattr(exc, "_batch_stage"):
+            with contextlib.suppress(AttributeError, TypeError):
+                exc._batch_stage = name  # type: ignore[attr-defined]
+        raise
 
 
 # --- progress -----------------------------------------------------------------------------
@@ -451,6 +469,8 @@ class _Run:
         self.queue: asyncio.Queue[tuple[Any, ...] | None] = asyncio.Queue(
             maxsize=max(2 * concurrency, 4)
         )
+        # cleaned documents waiting for an extractor: bounded, so memory does not grow with N
+        self.ready: asyncio.Queue[tuple[Job, Document] | None] = asyncio.Queue(maxsize=concurrency)
         # one thread owns every database call: SQLite sees a single writer
         self.db_thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="store")
         self.store_error: StoreError | None = None
@@ -467,14 +487,20 @@ class _Run:
         return await asyncio.get_running_loop().run_in_executor(self.pool, fn, *args)
 
     async def run(self) -> None:
+        """Loaders (fetch + clean) run ahead of extractors through a bounded queue, so model
+        slots never wait for a page; the writer commits results one document at a time."""
         writer = asyncio.create_task(self.writer())
         for problem in self.problems:
             await self.queue.put(("fail", problem.key, "input", "InputError", problem.message, 1))
         client = self._client()
         try:
-            workers = [asyncio.create_task(self.worker(client)) for _ in range(self.concurrency)]
-            self.workers = workers
-            await asyncio.gather(*workers, return_exceptions=True)
+            loaders = [asyncio.create_task(self.loader(client)) for _ in range(self.concurrency)]
+            extractors = [asyncio.create_task(self.extract_loop()) for _ in range(self.concurrency)]
+            self.workers = [*loaders, *extractors]
+            await asyncio.gather(*loaders, return_exceptions=True)
+            for _ in extractors:
+                await self.ready.put(None)
+            await asyncio.gather(*extractors, return_exceptions=True)
         finally:
             if client is not None:
                 await client.aclose()
@@ -496,56 +522,28 @@ class _Run:
         limits = httpx.Limits(max_connections=self.concurrency * 2, max_keepalive_connections=32)
         return httpx.AsyncClient(limits=limits, follow_redirects=False)
 
-    async def worker(self, client: Any) -> None:
+    async def loader(self, client: Any) -> None:
         while not self.stop.is_set() and self.next_job < len(self.jobs):
             job = self.jobs[self.next_job]
             self.next_job += 1
-            await self.handle(job, client)
+            doc = await self.guard(job, self.load(job, client))
+            if doc is not None:
+                await self.ready.put((job, doc))
 
-    async def handle(self, job: Job, client: Any) -> None:
-        stage = "cache"
+    async def extract_loop(self) -> None:
+        while True:
+            item = await self.ready.get()
+            if item is None:
+                return
+            if self.stop.is_set():
+                continue  # Ctrl-C: pages not yet sent to the extractor are left for a re-run
+            job, doc = item
+            await self.guard(job, self.extract(job, doc))
+
+    async def guard(self, job: Job, step: Any) -> Any:
+        """Run one step for a job; a failure is recorded and the batch goes on."""
         try:
-            if not self.force:
-                hit = await self.db(self.store.cached, source=job.key, config_key=self.config_key)
-                if hit is not None:
-                    self.summary.cached += 1
-                    self.progress.update()
-                    return
-            if job.kind == "url":
-                stage = "fetch"
-                result = await self._fetch(job.key, client)
-                stage = "clean"
-                doc = await self.in_pool(_doc_from_fetch, result)
-            else:
-                stage = "input"
-                doc = await self.in_pool(_doc_from_path, job.key)
-            if not self.force:
-                stage = "cache"
-                hit = await self.db(
-                    self.store.cached, doc.content_sha256, config_key=self.config_key
-                )
-                if hit is not None:  # same text under another source: reuse, no model call
-                    stack = hit.model_copy(update={"source": doc.to_source()})
-                    await self.queue.put(("save", job.key, doc, stack, True))
-                    return
-            stage = "extract"
-            self.summary.model_calls += 1
-            if self.local:
-                stack = await self.in_pool(_extract_offline, doc, self.strict, self.min_confidence)
-            else:
-                stack = await self.extractor.aextract(doc)
-                stage = "ground"
-                # grounding a model's answer takes well under a millisecond a document:
-                # cheaper here than a round trip to the pool
-                stack = finish(
-                    stack,
-                    doc,
-                    strict=self.strict,
-                    min_confidence=self.min_confidence,
-                    catalog=getattr(self.extractor, "catalog", None),
-                )
-            self.summary.requests += stack.provenance.usage.requests
-            await self.queue.put(("save", job.key, doc, stack, False))
+            return await step
         except asyncio.CancelledError:
             raise
         except StackExtractError as exc:
@@ -557,7 +555,49 @@ class _Run:
             self.stop.set()
         except Exception as exc:  # any other bug or library error: record it, go on
             message = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
+            stage = getattr(exc, "_batch_stage", "extract")
             await self.queue.put(("fail", job.key, stage, type(exc).__name__, message, 1))
+        return None
+
+    async def load(self, job: Job, client: Any) -> Document | None:
+        """Fetch and clean (or read) one source; None when its text is already stored."""
+        with _stage("fetch" if job.kind == "url" else "input"):
+            if job.kind == "url":
+                result = await self._fetch(job.key, client)
+                with _stage("clean"):
+                    doc: Document = await self.in_pool(_doc_from_fetch, result)
+            else:
+                doc = await self.in_pool(_doc_from_path, job.key)
+        if not self.force:
+            with _stage("cache"):
+                hit = await self.db(
+                    self.store.cached, doc.content_sha256, config_key=self.config_key
+                )
+            if hit is not None:  # same text under another source: reuse, no model call
+                stack = hit.model_copy(update={"source": doc.to_source()})
+                await self.queue.put(("save", job.key, doc, stack, True))
+                return None
+        return doc
+
+    async def extract(self, job: Job, doc: Document) -> None:
+        self.summary.model_calls += 1
+        with _stage("extract"):
+            if self.local:
+                stack = await self.in_pool(_extract_offline, doc, self.strict, self.min_confidence)
+            else:
+                stack = await self.extractor.aextract(doc)
+                with _stage("ground"):
+                    # grounding a model's answer takes well under a millisecond a document:
+                    # cheaper here than a round trip to the pool
+                    stack = finish(
+                        stack,
+                        doc,
+                        strict=self.strict,
+                        min_confidence=self.min_confidence,
+                        catalog=getattr(self.extractor, "catalog", None),
+                    )
+        self.summary.requests += stack.provenance.usage.requests
+        await self.queue.put(("save", job.key, doc, stack, False))
 
     async def _fetch(self, url: str, client: Any) -> Any:
         from .fetch import afetch
@@ -682,6 +722,13 @@ def run_batch(
             backend=getattr(extractor, "name", backend),
             config_key=config_key,
         )
+        if not force:  # sources already stored under this configuration: no fetch, no model
+            keys = {job.key for job in jobs}
+            stored = {key for key in store.cached_sources(config_key) if key in keys}
+            if stored:
+                jobs = [job for job in jobs if job.key not in stored]
+                summary.cached = len(stored)
+            del keys, stored
         if not jobs and not problems:
             summary.duration_s = time.monotonic() - started
             return summary
@@ -716,6 +763,7 @@ def run_batch(
                     bar.update(force=True)
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+            gc.unfreeze()
             _worker_extractor = None
         summary.duration_s = time.monotonic() - started
         return summary

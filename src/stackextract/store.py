@@ -136,9 +136,9 @@ class Store:
 
     def _create_schema(self) -> None:
         db, t = self.db, self.t
-        if db[t("failures")].exists() and db[t("documents")].exists():
+        if db.table(t("failures")).exists() and db.table(t("documents")).exists():
             return  # already set up; re-creating views/FTS on every open costs time
-        db[t("documents")].create(
+        db.table(t("documents")).create(
             {
                 "id": int,
                 "source": str,
@@ -161,7 +161,7 @@ class Store:
         )
         self._index("documents", ["source", "content_sha256"], unique=True)
         self._index("documents", ["content_sha256"])
-        db[t("extractions")].create(
+        db.table(t("extractions")).create(
             {
                 "id": int,
                 "document_id": int,
@@ -192,7 +192,7 @@ class Store:
         for name in _ITEM_TABLES:
             columns: dict[str, Any] = {"id": int, "extraction_id": int, "position": int}
             columns |= _ITEM_COLUMNS[name] | _EVIDENCE_COLUMNS
-            db[t(name)].create(
+            db.table(t(name)).create(
                 columns,
                 pk="id",
                 not_null={"extraction_id"},
@@ -201,14 +201,14 @@ class Store:
             )
             self._index(name, ["extraction_id"])
         self._index("tools", ["canonical"])
-        if not db[t("documents_fts")].exists():
-            db[t("documents")].enable_fts(["title", "text"], create_triggers=True)
-        if not db[t("tools_fts")].exists():
-            db[t("tools")].enable_fts(["name", "canonical"], create_triggers=True)
+        if not db.table(t("documents_fts")).exists():
+            db.table(t("documents")).enable_fts(["title", "text"], create_triggers=True)
+        if not db.table(t("tools_fts")).exists():
+            db.table(t("tools")).enable_fts(["name", "canonical"], create_triggers=True)
         for name, sql in self._views().items():
             db.create_view(t(name), sql, ignore=True)
         # failures last: its presence marks a complete schema (see the early return above)
-        db[t("failures")].create(
+        db.table(t("failures")).create(
             {
                 "source": str,
                 "stage": str,
@@ -225,7 +225,7 @@ class Store:
     def _index(self, table: str, columns: list[str], *, unique: bool = False) -> None:
         # Named by us so that indexes carry the prefix too (sqlite-utils would say idx_<table>).
         name = self.t(f"idx_{table}_{'_'.join(columns)}")
-        self.db[self.t(table)].create_index(
+        self.db.table(self.t(table)).create_index(
             columns, index_name=name, unique=unique, if_not_exists=True
         )
 
@@ -523,10 +523,22 @@ ORDER BY migrations DESC, m.from_tool, m.to_tool"""
             ).fetchone()
         return None if row is None else Stack.model_validate_json(row[0])
 
+    def cached_sources(self, config_key: str) -> Iterator[str]:
+        """Every source that already has an extraction under this configuration (streamed)."""
+        with self._errors("cache lookup"):
+            cur = self.db.conn.execute(
+                f"SELECT DISTINCT d.source FROM {self._q('documents')} d "
+                f"JOIN {self._q('extractions')} e ON e.document_id = d.id "
+                "WHERE e.config_key = ?",
+                (config_key,),
+            )
+            for (source,) in cur:
+                yield source
+
     def failures(self) -> list[dict[str, Any]]:
         """Every recorded failure, oldest first."""
         with self._errors("read failures"):
-            return list(self.db[self.t("failures")].rows_where(order_by="failed_at, source"))
+            return list(self.db.table(self.t("failures")).rows_where(order_by="failed_at, source"))
 
     def failed_sources(self) -> list[str]:
         return [row["source"] for row in self.failures()]
