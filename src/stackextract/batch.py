@@ -498,8 +498,12 @@ class _Run:
             extractors = [asyncio.create_task(self.extract_loop()) for _ in range(self.concurrency)]
             self.workers = [*loaders, *extractors]
             await asyncio.gather(*loaders, return_exceptions=True)
-            for _ in extractors:
-                await self.ready.put(None)
+            # one end marker per extractor; never block on a full queue (an extractor may
+            # already be cancelled by a second Ctrl-C), retry until every extractor is done
+            while not all(task.done() for task in extractors):
+                with contextlib.suppress(asyncio.QueueFull):
+                    self.ready.put_nowait(None)
+                await asyncio.sleep(0.02)
             await asyncio.gather(*extractors, return_exceptions=True)
         finally:
             if client is not None:
