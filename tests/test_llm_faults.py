@@ -324,3 +324,14 @@ def test_retry_after_parsing() -> None:
     assert retry_after_seconds(E({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"})) == 0
     assert retry_after_seconds(E({"retry-after": "soon"})) is None
     assert retry_after_seconds(E({})) is None
+
+
+def test_a_callers_client_is_used_without_its_own_retries() -> None:
+    import openai
+
+    with fake_llm(status(500)) as server:
+        client = openai.OpenAI(base_url=server.base_url, api_key=KEY, max_retries=5)
+        ex = LLMExtractor(client=client, model="fake-model", max_retries=1, backoff_initial=0.01)
+        with pytest.raises(ExtractionError):
+            ex.extract(DOC)
+    assert server.count == 2

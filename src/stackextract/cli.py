@@ -209,7 +209,8 @@ def batch(sources: tuple[str, ...], db: str, backend: str, model: str | None,
     summary = run_batch(
         list(sources), db=db, backend=backend, concurrency=concurrency, per_host=per_host,
         retry_failed=retry_failed, force=force, limit=limit, allow_private=allow_private,
-        progress=progress, prefix=prefix, strict=strict, workers=workers, **settings,
+        progress=progress, prefix=prefix, strict=strict, workers=workers,
+        min_confidence=min_confidence, **settings,
     )
     click.echo(summary.line(), err=True)
     sys.exit(summary.exit_code)
