@@ -71,7 +71,8 @@ def _key(spelling: str) -> str:
     return " ".join(m.group(0) for m in TOKEN_RE.finditer(spelling)).casefold()
 
 
-def _squash(name: str) -> str:
+def squash(name: str) -> str:
+    """Lower-cased letters and digits only: the form names are compared in."""
     return re.sub(r"[^0-9a-z]+", "", name.casefold())
 
 
@@ -95,7 +96,7 @@ class Catalog:
                     continue
                 self._by_key.setdefault(key, []).append((entry, spelling))
                 self._max_tokens = max(self._max_tokens, min(MAX_NGRAM, key.count(" ") + 1))
-                self._by_squash.setdefault(_squash(spelling), entry)
+                self._by_squash.setdefault(squash(spelling), entry)
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -157,7 +158,8 @@ class Catalog:
         found = self._by_key.get(_key(name))
         if found:
             return found[0][0]
-        return self._by_squash.get(_squash(name)) if _squash(name) else None
+        key = squash(name)
+        return self._by_squash.get(key) if key else None
 
     def canonical(self, name: str) -> str:
         entry = self.lookup(name)

@@ -166,8 +166,6 @@ REGRET_WEAK = re.compile(
     r"trade-?offs?|errors?|bugs?|broke|broken|no longer|ran into|run into|time[- ]consuming)\b",
     re.I,
 )
-# kept for callers that only need "is there any regret cue"
-REGRET_CUES = REGRET_STRONG
 STRONG_REGRET = re.compile(
     r"\b(?:regret\w*|i'd probably go for something other than|would (?:probably )?(?:go for|choose|pick|"
     r"use) (?:something|another)|next time|mistake|biggest complaint|painful|too niche|"

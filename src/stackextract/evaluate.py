@@ -12,15 +12,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .catalog import squash
 from .errors import InputError
 from .grounding import Grounder
 from .models import Document, Stack
 
 _VENDORS = {"amazon", "aws", "google", "gcp", "azure", "microsoft", "apache"}
-
-
-def _squash(name: str) -> str:
-    return re.sub(r"[^0-9a-z]+", "", name.casefold())
 
 
 def name_variants(name: str) -> set[str]:
@@ -31,7 +28,7 @@ def name_variants(name: str) -> set[str]:
         forms.add(" ".join(words[1:]))
     variants = set()
     for form in forms:
-        squashed = _squash(form)
+        squashed = squash(form)
         if squashed:
             variants.add(squashed)
             if squashed.endswith("js") and len(squashed) > 2:

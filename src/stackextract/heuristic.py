@@ -553,22 +553,19 @@ def _migrations(infos: list[_SentenceInfo], tools: dict[str, Tool]) -> list[Migr
             if re.search(r"\bfrom\s+<", sk[: match.end()]):
                 continue
             category = tools[dst].category
-            candidates = [
-                h for idx, h in reversed(recent)
-                if idx >= info.sentence.index - 4
-                and h.mention.entry.name != dst
-                and h.mention.entry.name in tools
-                and tools[h.mention.entry.name].category == category
-                and category is not Category.other
-            ]
-            candidates += [
-                h for h in info.hits[: int(match.group(1))]
-                if h.mention.entry.name != dst and h.mention.entry.name in tools
-                and tools[h.mention.entry.name].category == category
-            ]
-            if candidates:
-                add(candidates[-1].mention.entry.name if candidates[-1] in info.hits
-                    else candidates[0].mention.entry.name, dst, info, 0.6)
+
+            def same_category(h: _Hit, dst: str = dst, category: Category = category) -> bool:
+                name_ = h.mention.entry.name
+                return name_ != dst and name_ in tools and tools[name_].category == category
+
+            # nearest first: earlier in this sentence, else the latest of the previous sentences
+            in_sentence = [h for h in info.hits[: int(match.group(1))] if same_category(h)]
+            earlier = [h for idx, h in reversed(recent)
+                       if idx >= info.sentence.index - 4 and same_category(h)
+                       and category is not Category.other]
+            source = in_sentence[-1] if in_sentence else (earlier[0] if earlier else None)
+            if source is not None:
+                add(source.mention.entry.name, dst, info, 0.6)
         recent.extend((info.sentence.index, h) for h in info.hits)
         recent = recent[-30:]
     return list(found.values())
