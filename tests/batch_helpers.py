@@ -140,6 +140,9 @@ class PageServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # headers and body go out in two writes: with Nagle on, the body waits for the
+            # client's delayed ACK (~40 ms), which real servers do not add to every response
+            disable_nagle_algorithm = True
 
             def do_GET(self) -> None:
                 with outer._lock:
@@ -186,25 +189,34 @@ class PageServer:
 
 
 def _main(argv: list[str]) -> int:
-    """`python tests/batch_helpers.py DB SOURCE... [--concurrency N]`: a batch in a subprocess."""
+    """`python tests/batch_helpers.py DB SOURCE... [--concurrency N] [--model-url URL]`:
+    a batch in a subprocess, offline or (with --model-url) against a local model server."""
     import json
 
     from stackextract.batch import run_batch
 
-    concurrency = 2
-    if "--concurrency" in argv:
-        i = argv.index("--concurrency")
-        concurrency = int(argv[i + 1])
+    def option(name: str, default: str | None) -> str | None:
+        if name not in argv:
+            return default
+        i = argv.index(name)
+        value = argv[i + 1]
         del argv[i : i + 2]
+        return value
+
+    concurrency = int(option("--concurrency", "2") or 2)
+    model_url = option("--model-url", None)
+    backend: dict[str, str] = {"backend": "offline"}
+    if model_url:
+        backend = {"backend": "llm", "base_url": model_url, "api_key": "sk-test", "model": "m"}
     db, *sources = argv
     summary = run_batch(
         sources,
         db=db,
-        backend="offline",
         concurrency=concurrency,
         allow_private=True,
         progress=False,
         fetch_options={"retries": 0},
+        **backend,
     )
     print(json.dumps(summary.as_dict()), flush=True)
     return summary.exit_code

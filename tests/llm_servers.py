@@ -148,6 +148,9 @@ class FakeLLMServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # headers and body go out in two writes: with Nagle on, the body waits for the
+            # client's delayed ACK (~40 ms), which real servers do not add to every response
+            disable_nagle_algorithm = True
 
             def log_message(self, *args: Any) -> None:
                 pass

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import functools
 import gc
 import multiprocessing
 import os
@@ -31,9 +32,10 @@ from pathlib import Path
 from typing import Any, Literal, TextIO
 from urllib.parse import urlsplit
 
-from .errors import InputError, StackExtractError, StoreError
+from .errors import ExtractionError, InputError, StackExtractError, StoreError
 from .models import Document, Stack
 from .pipeline import finish
+from .shards import ShardPool
 from .store import Store
 
 DOCUMENT_SUFFIXES = (".html", ".htm", ".md", ".mdx", ".markdown", ".txt")
@@ -216,17 +218,32 @@ _worker_extractor: Any = None
 _worker_spec: tuple[str, dict[str, Any]] | None = None
 
 
+# A small article for the workers' warm-up: long enough that the cleaner keeps it.
+_WARM_PAGE = (
+    "<html><head><title>Warm-up</title></head><body><article><h1>Our stack</h1>"
+    + "<p>We run our backend on Python with Django and keep our data in PostgreSQL. Redis "
+    "holds sessions, Celery runs background jobs and the frontend is React.</p>" * 3
+    + "</article></body></html>"
+)
+
+
 def _init_worker(spec: tuple[str, dict[str, Any]] | None, parent: int) -> None:
     """Pool initializer: Ctrl-C is for the parent; remember how to build the extractor.
 
     A watchdog ends the worker when the parent dies (SIGKILL): orphans would otherwise wait
-    forever on the task queue and hold the parent's stdout open.
+    forever on the task queue and hold the parent's stdout open. The cleaner is warmed here
+    (trafilatura sets itself up on its first page, ~0.2 s), in every worker at once and while
+    the parent is still fetching, instead of in front of the first documents.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     global _worker_spec
     if spec is not None:
         _worker_spec = spec
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    from .load import document_from_html
+
+    with contextlib.suppress(Exception):  # a warm-up only: real pages report their own errors
+        document_from_html(_WARM_PAGE, url="https://warm-up.invalid/")
 
 
 def _watch_parent(parent: int) -> None:
@@ -299,7 +316,7 @@ def _pool(workers: int, spec: tuple[str, dict[str, Any]] | None) -> concurrent.f
     if method == "fork":
         # objects the children inherit stay shared: without this, the collector touching them
         # in a child copies their pages (copy-on-write) and the workers grow over a long run
-        gc.collect()
+        # (no gc.collect() first: on a heap holding openai's types it costs ~0.1 s a run)
         gc.freeze()
     pool = concurrent.futures.ProcessPoolExecutor(
         max_workers=workers,
@@ -307,8 +324,10 @@ def _pool(workers: int, spec: tuple[str, dict[str, Any]] | None) -> concurrent.f
         initializer=_init_worker,
         initargs=(spec, os.getpid()),
     )
-    # start every worker now (fork copies the parent, including its loaded catalog)
-    list(pool.map(_warm, range(workers)))
+    # start every worker now (fork copies the parent, including its loaded catalog); the
+    # parent does not wait for their warm-up: real work queues behind it
+    for _ in range(workers):
+        pool.submit(_warm)
     return pool
 
 
@@ -413,6 +432,11 @@ class _Progress:
             self.bar.stop()
 
 
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text[:300]
+
+
 def _duration(seconds: float) -> str:
     seconds = int(seconds)
     if seconds < 60:
@@ -446,8 +470,10 @@ class _Run:
         fetch_options: Mapping[str, Any],
         summary: BatchSummary,
         progress: _Progress,
+        shards: ShardPool | None = None,
     ) -> None:
         self.store = store
+        self.shards = shards
         self.jobs = jobs
         self.problems = problems
         self.extractor = extractor
@@ -475,6 +501,7 @@ class _Run:
         self.db_thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="store")
         self.store_error: StoreError | None = None
         self.fatal: BaseException | None = None
+        self.abandoned = False
         self.next_job = 0
 
     async def db(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -489,6 +516,8 @@ class _Run:
     async def run(self) -> None:
         """Loaders (fetch + clean) run ahead of extractors through a bounded queue, so model
         slots never wait for a page; the writer commits results one document at a time."""
+        if self.shards is not None:
+            self.shards.start()
         writer = asyncio.create_task(self.writer())
         for problem in self.problems:
             await self.queue.put(("fail", problem.key, "input", "InputError", problem.message, 1))
@@ -516,7 +545,10 @@ class _Run:
         if self.store_error is not None:
             raise self.store_error
         if self.fatal is not None:
-            raise self.fatal
+            raise ExtractionError(
+                f"{_one_line(self.fatal)}; every finished document is stored, "
+                "run the same batch again to resume"
+            ) from self.fatal
 
     def _client(self) -> Any:
         if not any(job.kind == "url" for job in self.jobs):
@@ -554,8 +586,8 @@ class _Run:
             attempts = getattr(exc, "attempts", 1) or 1
             await self.queue.put(("fail", job.key, exc.stage, exc.kind, str(exc), attempts))
         except concurrent.futures.process.BrokenProcessPool as exc:
-            # a worker died (killed, out of memory): nothing more can be cleaned
-            self.fatal = exc
+            # a worker died (killed, out of memory): nothing more can be cleaned or extracted
+            self.fatal = exc if str(exc) else type(exc)("a worker process exited unexpectedly")
             self.stop.set()
         except Exception as exc:  # any other bug or library error: record it, go on
             message = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
@@ -588,6 +620,8 @@ class _Run:
         with _stage("extract"):
             if self.local:
                 stack = await self.in_pool(_extract_offline, doc, self.strict, self.min_confidence)
+            elif self.shards is not None:  # extracted and grounded in a model-call process
+                stack = await self.shards.extract(doc)
             else:
                 stack = await self.extractor.aextract(doc)
                 with _stage("ground"):
@@ -664,6 +698,7 @@ class _Run:
                 "stopping: finishing the documents in flight (Ctrl-C again to abandon them)"
             )
         else:
+            self.abandoned = True
             for task in getattr(self, "workers", []):
                 task.cancel()
 
@@ -684,6 +719,7 @@ def run_batch(
     strict: bool = False,
     min_confidence: float | None = None,
     workers: int | None = None,
+    model_processes: int | None = None,
     fetch_options: Mapping[str, Any] | None = None,
     stream: TextIO | None = None,
     extractor: Any = None,
@@ -696,6 +732,9 @@ def run_batch(
     StoreError when the database cannot be written (nothing else stops the run).
     `progress`: True for a rich bar, False for plain log lines, None for a bar on a terminal.
     `extractor`: an Extractor to use instead of building one from `backend` and the settings.
+    `workers`: processes for cleaning and offline extraction (default: one per core).
+    `model_processes`: processes making a remote backend's model calls (default: one per core,
+    on Linux; 0 keeps them in this process, as it is for an `extractor` passed in).
     """
     if concurrency < 1 or per_host < 1:
         raise InputError("concurrency and per_host must be at least 1")
@@ -714,6 +753,7 @@ def run_batch(
             jobs, problems = expand_sources(sources)
         if limit is not None:
             jobs = jobs[: max(0, limit)]
+        own_extractor = extractor is None
         if extractor is None:
             extractor = _make_extractor(backend, extractor_settings)
         if min_confidence is None:
@@ -742,7 +782,13 @@ def run_batch(
         global _worker_extractor
         # forked workers inherit the parent's extractor instead of building their own
         _worker_extractor = extractor if local else None
-        pool = _pool(n_workers, spec)
+        shards = None
+        if not local and own_extractor:
+            shards = _shard_pool(
+                extractor, model_processes, strict=strict, min_confidence=min_confidence
+            )
+        pool = _pool(n_workers, spec)  # after the shards: its submit starts a thread
+        run: _Run | None = None
         try:
             with _Progress(summary, progress, out) as bar:
                 run = _Run(
@@ -761,11 +807,14 @@ def run_batch(
                     fetch_options=fetch_options or {},
                     summary=summary,
                     progress=bar,
+                    shards=shards,
                 )
                 asyncio.run(_main(run))
                 if not bar.fancy:
                     bar.update(force=True)
         finally:
+            if shards is not None:
+                shards.close(abandon=run is not None and run.abandoned)
             pool.shutdown(wait=True, cancel_futures=True)
             gc.unfreeze()
             _worker_extractor = None
@@ -774,6 +823,28 @@ def run_batch(
     finally:
         if not isinstance(db, Store):
             store.close()
+
+
+def _shard_pool(
+    extractor: Any, processes: int | None, *, strict: bool, min_confidence: float
+) -> ShardPool | None:
+    """Model-call processes for a remote extractor, when fork is available and useful."""
+    if processes is None:
+        processes = os.cpu_count() or 1
+        if processes < 2:
+            return None
+    if processes < 1 or "fork" not in multiprocessing.get_all_start_methods() or _loop_running():
+        return None
+    prepare = getattr(extractor, "prepare", None)
+    if callable(prepare):
+        prepare()  # once, before the fork, instead of once per process on its first document
+    grounding = functools.partial(
+        finish,
+        strict=strict,
+        min_confidence=min_confidence,
+        catalog=getattr(extractor, "catalog", None),
+    )
+    return ShardPool(extractor, grounding, processes=processes)
 
 
 async def _main(run: _Run) -> None:

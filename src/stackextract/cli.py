@@ -231,7 +231,7 @@ def export(db: str, fmt: str, output: str, prefix: str, all_versions: bool) -> N
     from .export import export_csv, export_jsonl
     from .store import Store
 
-    store = Store(db, prefix=prefix)
+    store = Store(db, prefix=prefix, read_only=True)  # works on read-only media too
     try:
         if fmt == "jsonl":
             target: Any = sys.stdout if output == "-" else output

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import CleanError, InputError
+from .errors import CleanError, ConfigError, InputError
 from .markdown import is_markdown_path, looks_like_markdown, markdown_to_document
 from .models import Document
 
@@ -15,6 +17,9 @@ if TYPE_CHECKING:
     from .fetch import FetchResult
 
 DEFAULT_MAX_BYTES = 10_000_000
+MAX_BYTES_ENV = "STACKEXTRACT_MAX_BYTES"
+# tab, newline, vertical tab, form feed, carriage return, escape: found in real text files
+_TEXT_CONTROLS = frozenset(b"\t\n\x0b\x0c\r\x1b")
 _HTML_SUFFIXES = (".html", ".htm", ".xhtml")
 _TEXT_SUFFIXES = (".txt", ".text", "")
 _URL_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
@@ -95,41 +100,125 @@ def _decode(data: bytes) -> str:
     return data.decode("utf-8", errors="replace")
 
 
-def read_file(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Document:
-    """A local .html/.md/.mdx/.txt file as a Document."""
+def default_max_bytes() -> int:
+    """The size cap for files, stdin and pages: STACKEXTRACT_MAX_BYTES, else 10 MB."""
+    raw = os.environ.get(MAX_BYTES_ENV, "").strip().replace("_", "")
+    if not raw:
+        return DEFAULT_MAX_BYTES
+    if not raw.isdigit() or int(raw) < 1:
+        raise ConfigError(f"{MAX_BYTES_ENV}={raw!r} is not a positive whole number of bytes")
+    return int(raw)
+
+
+def _file_kind(mode: int) -> str:
+    for test, kind in ((stat.S_ISFIFO, "named pipe (FIFO)"), (stat.S_ISSOCK, "socket"),
+                       (stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device")):
+        if test(mode):
+            return kind
+    return "special file"
+
+
+def _binary_reason(data: bytes) -> str | None:
+    """Why these bytes are not text (NUL bytes, control bytes), or None if they may be."""
+    head = data[:8192]
+    if b"\x00" in head:
+        return "it contains NUL bytes"
+    controls = sum(1 for b in head if (b < 32 and b not in _TEXT_CONTROLS) or b == 127)
+    if head and controls / len(head) > 0.05:
+        return f"{controls} of its first {len(head)} bytes are control characters"
+    return None
+
+
+def _read_bytes(path: Path, limit: int, *, streams: bool) -> bytes:
+    """The bytes of a regular file (or, with `streams`, a pipe), refused above `limit`.
+
+    The size is checked before reading, and the read itself stops at limit + 1 bytes, so a
+    huge file never reaches memory. A FIFO or device in a directory would block a batch
+    forever (or never end), so only an explicit path (`streams=True`) may be one.
+    """
     try:
-        size = path.stat().st_size
-        if path.is_dir():
-            raise InputError(f"{path} is a directory; use `stackextract batch` for directories")
-        if size > max_bytes:
-            raise InputError(
-                f"{path} is {size:,} bytes, over the {max_bytes:,}-byte limit; "
-                "raise max_bytes (CLI: --max-bytes) to read it"
-            )
-        data = path.read_bytes()
+        info = path.stat()
     except FileNotFoundError as exc:
+        if path.is_symlink():
+            raise InputError(f"{path} is a broken symbolic link; fix or remove it") from exc
         raise InputError(f"no such file: {path}") from exc
+    except PermissionError as exc:
+        raise InputError(f"cannot read {path}: permission denied") from exc
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    if stat.S_ISDIR(info.st_mode):
+        raise InputError(f"{path} is a directory; use `stackextract batch` for directories")
+    regular = stat.S_ISREG(info.st_mode)
+    if not regular and not (streams and (stat.S_ISFIFO(info.st_mode) or
+                                         stat.S_ISCHR(info.st_mode))):
+        raise InputError(
+            f"{path} is a {_file_kind(info.st_mode)}, not a regular file; only regular "
+            "files are read from a directory"
+        )
+    if regular and info.st_size > limit:
+        raise InputError(_too_big(path, limit, info.st_size))
+    try:
+        with path.open("rb") as fp:
+            data = fp.read(limit + 1)
     except PermissionError as exc:
         raise InputError(f"cannot read {path}: permission denied") from exc
     except IsADirectoryError as exc:
         raise InputError(f"{path} is a directory; use `stackextract batch` for it") from exc
-    if b"\x00" in data[:4096]:
-        raise InputError(f"{path} looks binary, not text, HTML or markdown")
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    if len(data) > limit:  # it grew since stat(), or a pipe holds more than the cap
+        raise InputError(_too_big(path, limit, None))
+    return data
+
+
+def _too_big(path: Path, limit: int, size: int | None) -> str:
+    what = f"{size:,} bytes, over" if size is not None else "over"
+    return (
+        f"{path} is {what} the {limit:,}-byte limit; set {MAX_BYTES_ENV} to a bigger "
+        "number of bytes to read it"
+    )
+
+
+def read_file(path: Path, *, max_bytes: int | None = None, streams: bool = False) -> Document:
+    """A local .html/.md/.mdx/.txt file as a Document.
+
+    Refuses (InputError, stage "input") what cannot be a writeup: a missing file or broken
+    link, a directory, a FIFO/socket/device (unless `streams`), a file over `max_bytes`
+    (default: `default_max_bytes()`), binary or undecodable bytes; and (CleanError, stage
+    "clean") a file with no text.
+    """
+    limit = default_max_bytes() if max_bytes is None else max_bytes
+    data = _read_bytes(path, limit, streams=streams)
+    if not data.strip():
+        raise CleanError(f"{path} is empty; there is nothing to extract")
+    reason = _binary_reason(data)
+    if reason:
+        raise InputError(f"{path} looks binary, not text, HTML or markdown ({reason})")
     resolved = str(path.resolve())
     name = path.name.lower()
     if name.endswith(_HTML_SUFFIXES):
         return document_from_html(data, path=resolved)
     text = _decode(data)
+    bad = text.count("\ufffd")
+    if bad > max(8, len(text) // 100):
+        raise InputError(
+            f"{path} is not text in UTF-8 or Windows-1252 ({bad:,} undecodable bytes); "
+            "convert it to UTF-8"
+        )
     if is_markdown_path(name):
-        return markdown_to_document(text, path=resolved)
-    return document_from_string(text, path=resolved)
+        doc = markdown_to_document(text, path=resolved)
+    else:
+        doc = document_from_string(text, path=resolved)
+    if not doc.text.strip():
+        raise CleanError(f"{path} holds no text once its markup is removed; nothing to extract")
+    return doc
 
 
 def load(
     source: str | Path | Document,
     *,
     allow_private: bool = False,
-    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_bytes: int | None = None,
     **fetch_kwargs: Any,
 ) -> Document:
     """Read a URL, a file path, '-' (stdin) or a raw HTML/markdown/text string into a Document.
@@ -139,14 +228,17 @@ def load(
     """
     if isinstance(source, Document):
         return source
+    max_bytes = default_max_bytes() if max_bytes is None else max_bytes
     if isinstance(source, Path):
-        return read_file(source, max_bytes=max_bytes)
+        return read_file(source, max_bytes=max_bytes, streams=True)
     if not isinstance(source, str):
         raise InputError(f"cannot load a {type(source).__name__}; pass a URL, path or string")
     if source == "-":
         data = sys.stdin.buffer.read(max_bytes + 1)
         if len(data) > max_bytes:
-            raise InputError(f"stdin holds more than {max_bytes:,} bytes; raise --max-bytes")
+            raise InputError(
+                f"stdin holds more than {max_bytes:,} bytes; set {MAX_BYTES_ENV} to read more"
+            )
         return document_from_string(_decode(data))
     if is_url(source):
         from .fetch import fetch
@@ -157,7 +249,7 @@ def load(
     if "\n" not in source and len(source) < 4096:
         path = Path(source).expanduser()
         if path.exists():
-            return read_file(path, max_bytes=max_bytes)
+            return read_file(path, max_bytes=max_bytes, streams=True)
         if not source.strip():
             raise InputError("empty source: pass a URL, a file path, '-' or text")
         if "/" in source or "\\" in source or re.search(r"\.\w{1,8}$", source.strip()):
@@ -171,7 +263,7 @@ async def aload(
     source: str | Path | Document,
     *,
     allow_private: bool = False,
-    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_bytes: int | None = None,
     client: Any = None,
     **fetch_kwargs: Any,
 ) -> Document:
@@ -181,6 +273,7 @@ async def aload(
     if isinstance(source, str) and is_url(source):
         from .fetch import afetch
 
+        max_bytes = default_max_bytes() if max_bytes is None else max_bytes
         result = await afetch(source.strip(), allow_private=allow_private, max_bytes=max_bytes,
                               client=client, **fetch_kwargs)
         return await asyncio.to_thread(document_from_fetch, result)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import sqlite3
 from collections.abc import Iterator
@@ -26,6 +27,8 @@ TABLES = ("documents", "extractions", "tools", "reasons", "regrets", "migrations
 VIEWS = ("latest_stacks", "tool_popularity", "most_regretted", "migration_pairs")
 _ITEM_TABLES = ("tools", "reasons", "regrets", "migrations")
 _PREFIX_RE = re.compile(r"^[A-Za-z0-9_]*$")
+TIMEOUT_ENV = "STACKEXTRACT_DB_TIMEOUT"
+DEFAULT_TIMEOUT = 30.0
 
 # Columns shared by the four item tables: where the item sits and its first evidence.
 _EVIDENCE_COLUMNS: dict[str, Any] = {
@@ -74,6 +77,9 @@ class Store:
 
     `wal=None` turns WAL on for a file the Store opens itself and leaves the journal mode
     of a `sqlite_utils.Database` it is given alone (that database belongs to someone else).
+    `timeout` is how long a write waits for another process's lock (default: the
+    STACKEXTRACT_DB_TIMEOUT environment variable, else 30 s). `read_only=True` opens an
+    existing file for reading only (exports), which also works on read-only media.
     """
 
     def __init__(
@@ -82,24 +88,41 @@ class Store:
         *,
         prefix: str = "",
         wal: bool | None = None,
-        timeout: float = 30.0,
+        timeout: float | None = None,
+        read_only: bool = False,
     ) -> None:
         if not _PREFIX_RE.match(prefix):
             raise StoreError(
                 f"invalid table prefix {prefix!r}: use letters, digits and underscores only"
             )
         self.prefix = prefix
+        self.read_only = read_only
+        timeout = _default_timeout() if timeout is None else timeout
         self.owns_connection = not isinstance(db, sqlite_utils.Database)
         if isinstance(db, sqlite_utils.Database):
             self.db = db
             self.path: str | None = None
         else:
             self.path = str(db)
-            self.db = self._open(self.path, timeout)
-        if self.db.execute("PRAGMA busy_timeout").fetchone()[0] == 0:
-            self.db.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
-        if self.owns_connection:
-            self.db.execute("PRAGMA foreign_keys = ON")
+            self.db = self._open_read_only(self.path) if read_only else self._open(
+                self.path, timeout
+            )
+        with self._errors("open"):
+            if self.db.execute("PRAGMA busy_timeout").fetchone()[0] == 0:
+                self.db.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+            if self.owns_connection:
+                self.db.execute("PRAGMA foreign_keys = ON")
+        if read_only:
+            with self._errors("open"):
+                complete = self.db.table(self.t("failures")).exists()
+            if not complete:
+                self.close()
+                where = f" with prefix {prefix!r}" if prefix else ""
+                raise StoreError(
+                    f"{self.path or 'the database'} holds no stackextract tables{where}; "
+                    "check --db and --prefix"
+                )
+            return
         with self._errors("prepare"):
             want_wal = wal if wal is not None else self.owns_connection
             if want_wal and self.path != ":memory:":
@@ -122,8 +145,36 @@ class Store:
         try:
             conn = sqlite3.connect(path, timeout=timeout, check_same_thread=False)
         except sqlite3.Error as exc:
+            why = _unwritable(path)
+            if why:
+                raise StoreError(
+                    f"cannot write database {path}: {why}; make it writable or use another "
+                    "--db path"
+                ) from exc
             raise StoreError(
                 f"cannot open database {path}: {exc}; check the path and its permissions"
+            ) from exc
+        return sqlite_utils.Database(conn)
+
+    def _open_read_only(self, path: str) -> sqlite_utils.Database:
+        """Open for reading only; on a read-only file system, as immutable (nothing can change
+        it there, and SQLite cannot create the WAL index it would otherwise need)."""
+        file = Path(path).expanduser()
+        if not file.is_file():
+            raise StoreError(f"no database at {path}; check the --db path")
+        uri = f"{file.resolve().as_uri()}?mode=ro"
+        try:
+            conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        except sqlite3.OperationalError as exc:
+            if not _on_read_only_fs(file):
+                raise StoreError(
+                    f"cannot read database {path}: {exc}; check the file and its permissions"
+                ) from exc
+            conn = sqlite3.connect(uri + "&immutable=1", uri=True, check_same_thread=False)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(
+                f"{path} is not a usable SQLite database ({exc}); check the --db path"
             ) from exc
         return sqlite_utils.Database(conn)
 
@@ -279,16 +330,27 @@ ORDER BY migrations DESC, m.from_tool, m.to_tool"""
                     "to finish or use another --db path"
                 )
             elif "readonly" in msg or "read-only" in msg:
+                why = _unwritable(self.path) or "read-only"
                 hint = (
-                    f"database {where} is read-only ({action}); make the file and its "
-                    "directory writable or use another --db path"
+                    f"database {where} cannot be written ({action}): {why}; make the file and "
+                    "its directory writable or use another --db path"
                 )
             elif "unable to open" in msg:
+                why = _unwritable(self.path)
                 hint = (
-                    f"cannot open database {where} ({action}); check the path and its permissions"
+                    f"cannot write database {where} ({action}): {why}; make it writable or "
+                    "use another --db path"
+                    if why
+                    else f"cannot open database {where} ({action}); check the path and its "
+                    "permissions"
                 )
             elif "disk" in msg and "full" in msg:
                 hint = f"disk full while writing {where} ({action}); free space and re-run"
+            elif "disk i/o error" in msg.lower():
+                hint = (
+                    f"could not write {where} ({action}): disk I/O error (a full disk, a file "
+                    "size limit or a failing device); free space or check the disk, then re-run"
+                )
             else:
                 hint = f"database error on {where} ({action}): {msg}"
             raise StoreError(hint) from exc
@@ -576,6 +638,41 @@ ORDER BY migrations DESC, m.from_tool, m.to_tool"""
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _default_timeout() -> float:
+    raw = os.environ.get(TIMEOUT_ENV, "").strip()
+    if not raw:
+        return DEFAULT_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if value < 0:
+        raise StoreError(f"{TIMEOUT_ENV}={raw!r} is not a number of seconds")
+    return value
+
+
+def _on_read_only_fs(path: Path) -> bool:
+    try:
+        return bool(os.statvfs(path.parent if path.parent.exists() else path).f_flag
+                    & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
+def _unwritable(path: str | None) -> str | None:
+    """Why a database file cannot be written here, in a few words, or None if it can."""
+    if not path or path == ":memory:":
+        return None
+    file = Path(path).expanduser().resolve()
+    if _on_read_only_fs(file):
+        return f"{file.parent} is on a read-only file system"
+    if not os.access(file.parent, os.W_OK | os.X_OK):
+        return f"directory {file.parent} is not writable"
+    if file.exists() and not os.access(file, os.W_OK):
+        return f"file {file} is read-only"
+    return None
 
 
 def _evidence_columns(evidence: list[Evidence]) -> dict[str, Any]:

@@ -1,0 +1,161 @@
+"""Model calls in forked processes: same results as in-process, failures recorded, a dead
+process stops the batch cleanly and a re-run finishes the rest."""
+
+from __future__ import annotations
+
+import io
+import multiprocessing
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from batch_helpers import PageServer, page_html
+from llm_servers import Answer, FakeLLMServer
+from stackextract.batch import run_batch
+from stackextract.store import Store
+
+pytestmark = pytest.mark.skipif(
+    "fork" not in multiprocessing.get_all_start_methods(), reason="model-call processes need fork"
+)
+
+ANSWER = {
+    "company": "Example",
+    "tools": [
+        {"name": "Django", "status": "uses", "category": "backend",
+         "quote": "We run our backend on Python with Django"},
+        {"name": "Redis", "status": "uses", "category": "database",
+         "quote": "Redis holds our sessions and caches"},
+        {"name": "Oracle", "status": "uses", "category": "database",
+         "quote": "Oracle stores our ledger"},  # invented: not in the page
+    ],
+    "reasons": [],
+    "regrets": [],
+    "migrations": [],
+}
+
+
+def _pages(directory: Path, n: int) -> Path:
+    directory.mkdir()
+    for i in range(n):
+        (directory / f"post-{i}.html").write_bytes(page_html(i))
+    return directory
+
+
+def _batch(sources: list, db: Path, server: FakeLLMServer, **kw: object) -> object:
+    return run_batch(
+        sources,
+        db=db,
+        backend="llm",
+        base_url=server.base_url,
+        api_key="sk-test",
+        model="m",
+        progress=False,
+        stream=io.StringIO(),
+        **kw,
+    )
+
+
+def _tools(db: Path) -> list[tuple[str, str, str]]:
+    with Store(db) as store:
+        rows = store.db.execute(
+            "SELECT d.source, t.canonical, t.status FROM tools t "
+            "JOIN extractions e ON t.extraction_id = e.id JOIN documents d ON e.document_id = d.id"
+        ).fetchall()
+    return sorted((Path(source).name, name, status) for source, name, status in rows)
+
+
+def test_model_processes_store_what_the_main_process_stores(tmp_path: Path) -> None:
+    docs = _pages(tmp_path / "docs", 6)
+    with FakeLLMServer([Answer("ok", payload=ANSWER)]) as server:
+        forked = _batch([docs], tmp_path / "forked.db", server, model_processes=2)
+        inline = _batch([docs], tmp_path / "inline.db", server, model_processes=0)
+        assert server.count == 12
+    assert (forked.done, forked.failed) == (inline.done, inline.failed) == (6, 0)
+    assert forked.requests == inline.requests == 6
+    tools = _tools(tmp_path / "forked.db")
+    assert tools == _tools(tmp_path / "inline.db")
+    assert {name for _, name, _ in tools} == {"Django", "Redis"}  # grounded in the process
+
+
+def test_model_errors_in_a_process_become_failures(tmp_path: Path) -> None:
+    docs = _pages(tmp_path / "docs", 3)
+    db = tmp_path / "stacks.db"
+    with FakeLLMServer([Answer("status", status=400)]) as server:
+        summary = _batch([docs], db, server, model_processes=2)
+    assert (summary.done, summary.failed) == (0, 3)
+    with Store(db) as store:
+        failures = store.failures()
+    assert {(f["stage"], f["error_type"]) for f in failures} == {("extract", "ExtractionError")}
+    assert all("400" in f["message"] and "sk-test" not in f["message"] for f in failures)
+
+
+def _children(pid: int) -> list[int]:
+    kids: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            kids += [int(k) for k in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return kids
+
+
+def _stored(db: Path) -> int:
+    try:
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+        try:
+            return int(conn.execute("SELECT COUNT(*) FROM extractions").fetchone()[0])
+        finally:
+            conn.close()
+    except sqlite3.OperationalError:
+        return 0
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs /proc")
+def test_killed_model_process_stops_the_batch_and_a_rerun_finishes(tmp_path: Path) -> None:
+    n = 24
+    db = tmp_path / "stacks.db"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "OPENAI_API_KEY": "sk-test"}
+    with (
+        PageServer() as pages,
+        FakeLLMServer([Answer("slow", payload=ANSWER, delay=0.3)]) as model,
+    ):
+        listing = tmp_path / "urls.list"
+        listing.write_text("".join(f"{pages.url(i)}\n" for i in range(n)))
+        command = [sys.executable, "-m", "stackextract.cli", "batch", str(listing), "--db",
+                   str(db), "--backend", "llm", "--base-url", model.base_url, "--model", "m",
+                   "--concurrency", "2", "--allow-private", "--no-progress"]
+        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, env=env)
+        deadline = time.monotonic() + 60
+        while _stored(db) < 3:
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the batch made no progress"
+            time.sleep(0.05)
+        for child in _children(proc.pid):  # every worker and model-call process, as OOM would
+            os.kill(child, signal.SIGKILL)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 1, err
+        assert "Traceback" not in err
+        (line,) = [x for x in err.splitlines() if x.startswith("error:")]
+        assert "run the same batch again to resume" in line
+        stored = _stored(db)
+        assert 3 <= stored < n
+
+        again = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
+        assert again.returncode == 0, again.stderr
+        assert f"{n - stored} extracted, {stored} cached, 0 failed" in again.stderr
+    conn = sqlite3.connect(db)
+    try:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert conn.execute("SELECT COUNT(*), COUNT(DISTINCT source) FROM documents").fetchone() \
+            == (n, n)
+        assert conn.execute("SELECT COUNT(*) FROM extractions").fetchone()[0] == n
+    finally:
+        conn.close()
