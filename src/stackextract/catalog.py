@@ -84,6 +84,7 @@ class Catalog:
     _by_key: dict[str, list[tuple[CatalogEntry, str]]] = field(init=False, repr=False)
     _by_squash: dict[str, CatalogEntry] = field(init=False, repr=False)
     _max_tokens: int = field(init=False, repr=False)
+    _first_tokens: frozenset[str] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._by_key = {}
@@ -97,6 +98,7 @@ class Catalog:
                 self._by_key.setdefault(key, []).append((entry, spelling))
                 self._max_tokens = max(self._max_tokens, min(MAX_NGRAM, key.count(" ") + 1))
                 self._by_squash.setdefault(squash(spelling), entry)
+        self._first_tokens = frozenset(key.split(" ", 1)[0] for key in self._by_key)
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -176,42 +178,52 @@ class Catalog:
         catalog; the rest match in any case.
         """
         tokens = tokenize(text)
+        n = len(tokens)
+        folded = [token.group(0).casefold() for token in tokens]
+        # joined[k]: tokens k and k+1 may belong to one name (only spaces, no blank line between)
+        joined = [_joins(text[a.end() : b.start()]) for a, b in itertools.pairwise(tokens)]
         mentions: list[Mention] = []
         i = 0
-        n = len(tokens)
         while i < n:
-            matched = False
-            for size in range(min(self._max_tokens, n - i), 0, -1):
-                last = tokens[i + size - 1]
-                if size > 1 and not _only_spaces(text, tokens[i : i + size]):
-                    continue
-                start, end = tokens[i].start(), last.end()
-                surface = text[start:end]
-                entry = self._match(surface)
-                if entry is None and size == 1:
-                    surface, entry = self._match_hyphen_prefix(surface)
-                    end = start + len(surface)
+            size = self._longest_at(tokens, folded, joined, i, text, mentions)
+            if size == 0 and "-" in folded[i]:
+                surface, entry = self._match_hyphen_prefix(tokens[i].group(0))
                 if entry is not None:
-                    mentions.append(Mention(start, end, surface, entry))
-                    i += size
-                    matched = True
-                    break
-            if not matched:
-                i += 1
+                    start = tokens[i].start()
+                    mentions.append(Mention(start, start + len(surface), surface, entry))
+            i += max(size, 1)
         return mentions
+
+    def _longest_at(
+        self,
+        tokens: list[re.Match[str]],
+        folded: list[str],
+        joined: list[bool],
+        i: int,
+        text: str,
+        mentions: list[Mention],
+    ) -> int:
+        """Append the longest mention starting at token i; return its size in tokens (or 0)."""
+        if folded[i] not in self._first_tokens:  # most words start no name: one set lookup
+            return 0
+        reach = 1
+        limit = min(self._max_tokens, len(tokens) - i)
+        while reach < limit and joined[i + reach - 1]:
+            reach += 1
+        for size in range(reach, 0, -1):
+            candidates = self._by_key.get(" ".join(folded[i : i + size]))
+            if not candidates:
+                continue
+            start, end = tokens[i].start(), tokens[i + size - 1].end()
+            entry = _pick(candidates, text[start:end])
+            if entry is not None:
+                mentions.append(Mention(start, end, text[start:end], entry))
+                return size
+        return 0
 
     def _match(self, surface: str) -> CatalogEntry | None:
         candidates = self._by_key.get(_key(surface))
-        if not candidates:
-            return None
-        collapsed = " ".join(surface.split())
-        for entry, spelling in candidates:
-            if entry.case_sensitive or entry.ambiguous:
-                if collapsed == spelling:
-                    return entry
-            else:
-                return entry
-        return None
+        return _pick(candidates, surface) if candidates else None
 
     def _match_hyphen_prefix(self, token: str) -> tuple[str, CatalogEntry | None]:
         """'Vue-based', 'Kafka-powered': the part before a hyphenated lowercase suffix."""
@@ -223,11 +235,20 @@ class Catalog:
         return token, None
 
 
-def _only_spaces(text: str, tokens: list[re.Match[str]]) -> bool:
-    return all(
-        text[a.end() : b.start()].isspace() and "\n\n" not in text[a.end() : b.start()]
-        for a, b in itertools.pairwise(tokens)
-    )
+def _pick(candidates: list[tuple[CatalogEntry, str]], surface: str) -> CatalogEntry | None:
+    """The entry a surface form names: case-sensitive and ambiguous ones only as spelled."""
+    collapsed = " ".join(surface.split())
+    for entry, spelling in candidates:
+        if entry.case_sensitive or entry.ambiguous:
+            if collapsed == spelling:
+                return entry
+        else:
+            return entry
+    return None
+
+
+def _joins(gap: str) -> bool:
+    return gap.isspace() and "\n\n" not in gap
 
 
 def clean_name(name: str) -> str:

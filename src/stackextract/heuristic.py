@@ -213,6 +213,8 @@ def _mark_context(infos: list[_SentenceInfo], view: str) -> None:
             continue
         if cues.USE_HEADING.match(plain) or (not short and s.kind == "para") or s.kind == "heading":
             in_alternatives = False
+        if not info.hits:
+            continue  # no tool in the sentence: no cue to attach (and no regex to run)
         skeleton = info.skeleton
         for name, patterns in (
             ("previous", cues.PREVIOUS_RE),
