@@ -121,6 +121,8 @@ class FakeLLMServer:
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
         self.times: list[float] = []
+        self.in_flight = 0
+        self.max_in_flight = 0  # the most "slow" answers being prepared at the same time
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -193,7 +195,12 @@ class FakeLLMServer:
         elif kind == "hang":
             self._stop.wait(30)
         elif kind == "slow":
+            with self._lock:
+                self.in_flight += 1
+                self.max_in_flight = max(self.max_in_flight, self.in_flight)
             time.sleep(answer.delay)
+            with self._lock:
+                self.in_flight -= 1
             handler.send(200, content_reply(payload))
         elif kind == "invalid_body":
             handler.send(200, b'{"id": "chatcmpl-test", "choices": [')

@@ -159,3 +159,64 @@ def test_killed_model_process_stops_the_batch_and_a_rerun_finishes(tmp_path: Pat
         assert conn.execute("SELECT COUNT(*) FROM extractions").fetchone()[0] == n
     finally:
         conn.close()
+
+
+LONG_PAGE = "".join(
+    f"<p>Part {i}. We run our backend on Python with Django, and Redis holds our sessions and "
+    "caches; this paragraph is long enough that the document needs several chunks. "
+    + "More words about the same stack and why it works well for our team. " * 12
+    + "</p>"
+    for i in range(12)
+)
+
+
+@pytest.mark.parametrize("processes", [0, 2])
+def test_concurrency_caps_model_requests_of_chunked_documents(
+    tmp_path: Path, processes: int
+) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for i in range(3):
+        (docs / f"long-{i}.html").write_text(
+            f"<html><body><article><h1>Stack {i}</h1>{LONG_PAGE}</article></body></html>"
+        )
+    with FakeLLMServer([Answer("slow", payload=ANSWER, delay=0.15)]) as server:
+        summary = _batch(
+            [docs], tmp_path / "stacks.db", server, concurrency=2,
+            model_processes=processes, chunk_tokens=300,
+        )
+        assert summary.done == 3 and summary.failed == 0, summary.failures
+        assert server.count >= 9  # several chunks a document, each up to 4 at once alone
+        assert server.max_in_flight == 2
+
+
+def test_arun_batch_inside_a_running_loop(tmp_path: Path) -> None:
+    import asyncio
+
+    from stackextract import arun_batch
+    from stackextract.errors import ConfigError
+
+    docs = _pages(tmp_path / "docs", 3)
+
+    async def main() -> object:
+        with pytest.raises(ConfigError, match="arun_batch"):
+            run_batch([docs], db=tmp_path / "x.db", backend="offline")
+        ticks = 0
+
+        async def tick() -> None:
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await asyncio.sleep(0.01)
+
+        ticker = asyncio.create_task(tick())
+        summary = await arun_batch(
+            [docs], db=tmp_path / "stacks.db", backend="offline", progress=False,
+            stream=io.StringIO(), workers=1,
+        )
+        ticker.cancel()
+        assert ticks > 5  # the caller's loop kept running during the batch
+        return summary
+
+    summary = asyncio.run(main())
+    assert summary.done == 3 and summary.failed == 0

@@ -18,6 +18,7 @@ import concurrent.futures
 import contextlib
 import functools
 import gc
+import math
 import multiprocessing
 import os
 import re
@@ -32,7 +33,13 @@ from pathlib import Path
 from typing import Any, Literal, TextIO
 from urllib.parse import urlsplit
 
-from .errors import ExtractionError, InputError, StackExtractError, StoreError
+from .errors import (
+    ConfigError,
+    ExtractionError,
+    InputError,
+    StackExtractError,
+    StoreError,
+)
 from .models import Document, Stack
 from .pipeline import finish
 from .shards import ShardPool
@@ -311,8 +318,7 @@ def _runs_locally(extractor: Any) -> bool:
 def _pool(workers: int, spec: tuple[str, dict[str, Any]] | None) -> concurrent.futures.Executor:
     """A process pool started now, before threads exist (fork is only safe then)."""
     methods = multiprocessing.get_all_start_methods()
-    in_loop = _loop_running()
-    method = "fork" if "fork" in methods and not in_loop else "spawn"
+    method = "fork" if "fork" in methods and not _fork_unsafe() else "spawn"
     if method == "fork":
         # objects the children inherit stay shared: without this, the collector touching them
         # in a child copies their pages (copy-on-write) and the workers grow over a long run
@@ -331,12 +337,21 @@ def _pool(workers: int, spec: tuple[str, dict[str, Any]] | None) -> concurrent.f
     return pool
 
 
+_thread_state = threading.local()
+
+
 def _loop_running() -> bool:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
         return False
     return True
+
+
+def _fork_unsafe() -> bool:
+    """True inside a running loop or an arun_batch thread: other threads may hold locks that
+    a forked child would inherit locked."""
+    return _loop_running() or getattr(_thread_state, "no_fork", False)
 
 
 @contextlib.contextmanager
@@ -738,6 +753,10 @@ def run_batch(
     """
     if concurrency < 1 or per_host < 1:
         raise InputError("concurrency and per_host must be at least 1")
+    if _loop_running():
+        raise ConfigError(
+            "run_batch was called inside a running event loop; use `await arun_batch(...)`"
+        )
     started = time.monotonic()
     out = stream if stream is not None else sys.stderr
     store = db if isinstance(db, Store) else Store(db, prefix=prefix)
@@ -785,7 +804,11 @@ def run_batch(
         shards = None
         if not local and own_extractor:
             shards = _shard_pool(
-                extractor, model_processes, strict=strict, min_confidence=min_confidence
+                extractor,
+                model_processes,
+                strict=strict,
+                min_confidence=min_confidence,
+                concurrency=concurrency,
             )
         pool = _pool(n_workers, spec)  # after the shards: its submit starts a thread
         run: _Run | None = None
@@ -825,16 +848,48 @@ def run_batch(
             store.close()
 
 
+async def arun_batch(sources: Sequence[str | Path], **options: Any) -> BatchSummary:
+    """`run_batch` from inside a running event loop (a notebook, a web app, an async job).
+
+    The batch gets its own thread and event loop, so the caller's loop keeps running; its
+    processes are started with "spawn" (forking a process whose loop is running in another
+    thread is not safe), which costs a second or two of start-up. Ctrl-C is the caller's.
+    """
+    return await asyncio.to_thread(_run_batch_without_fork, sources, options)
+
+
+def _run_batch_without_fork(sources: Sequence[str | Path], options: dict[str, Any]) -> BatchSummary:
+    _thread_state.no_fork = True
+    try:
+        return run_batch(sources, **options)
+    finally:
+        _thread_state.no_fork = False
+
+
 def _shard_pool(
-    extractor: Any, processes: int | None, *, strict: bool, min_confidence: float
+    extractor: Any,
+    processes: int | None,
+    *,
+    strict: bool,
+    min_confidence: float,
+    concurrency: int,
 ) -> ShardPool | None:
-    """Model-call processes for a remote extractor, when fork is available and useful."""
-    if processes is None:
-        processes = os.cpu_count() or 1
-        if processes < 2:
-            return None
-    if processes < 1 or "fork" not in multiprocessing.get_all_start_methods() or _loop_running():
+    """Model-call processes for a remote extractor, when fork is available and useful.
+
+    `concurrency` caps the model requests in flight for the whole batch: chunked documents
+    must not multiply it (each process gets its share).
+    """
+    if processes is None:  # one per core; with one core the batch's own loop is as good
+        processes = min(os.cpu_count() or 1, concurrency)
+        processes = processes if processes > 1 else 0
+    usable = "fork" in multiprocessing.get_all_start_methods() and not _fork_unsafe()
+    limit = getattr(extractor, "limit_requests", None)
+    if processes < 1 or not usable:
+        if callable(limit):
+            limit(concurrency)
         return None
+    if callable(limit):
+        limit(math.ceil(concurrency / processes))
     prepare = getattr(extractor, "prepare", None)
     if callable(prepare):
         prepare()  # once, before the fork, instead of once per process on its first document

@@ -483,6 +483,27 @@ class LLMExtractor:
         self._async_client = (
             async_client.with_options(max_retries=0) if async_client is not None else None
         )
+        self._request_limit: int | None = None
+        self._slots: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
+
+    def limit_requests(self, limit: int | None) -> None:
+        """Allow at most `limit` model requests in flight at once across every document
+        (None: no cap beyond `chunk_concurrency` per document). A batch sets it to its
+        concurrency, so that chunked documents cannot multiply the load on the endpoint."""
+        if limit is not None and limit < 1:
+            raise ConfigError("the request limit must be at least 1")
+        self._request_limit = limit
+        self._slots = None
+
+    def _request_slot(self) -> contextlib.AbstractAsyncContextManager[Any]:
+        limit = self._request_limit
+        if limit is None:
+            return contextlib.nullcontext()
+        loop = asyncio.get_running_loop()
+        slots = self._slots
+        if slots is None or slots[0] is not loop:  # a semaphore belongs to one event loop
+            slots = self._slots = (loop, asyncio.Semaphore(limit))
+        return slots[1]
 
     def __repr__(self) -> str:
         return f"LLMExtractor({self.settings!r}, hints={self.hints})"
@@ -661,9 +682,10 @@ class LLMExtractor:
                 with attempt:
                     run.meter.attempts += 1
                     try:
-                        response = await client.chat.completions.create(
-                            **run.request_kwargs(kwargs)
-                        )
+                        async with self._request_slot():
+                            response = await client.chat.completions.create(
+                                **run.request_kwargs(kwargs)
+                            )
                     except json.JSONDecodeError as exc:
                         raise _Unusable(NOT_JSON) from exc
             run.meter.add(response)
