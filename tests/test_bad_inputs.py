@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import random
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -28,7 +27,6 @@ from fault_helpers import (
 MB = 1024 * 1024
 BIG = 100 * MB
 PEAK_MB = 250  # the CLI itself, with its process pool, stays near 120 MB
-NEEDS_BATCH_PATCH = "needs the batch.py patch in notes/reliability_storage.md: "
 
 
 # --- URL lists ---------------------------------------------------------------------------
@@ -53,8 +51,15 @@ def test_empty_url_list_is_a_usage_error(tmp_path: Path, name: str, content: str
     assert db_state(tmp_path / "stacks.db").documents == 0
 
 
-@pytest.mark.xfail(strict=True, reason=NEEDS_BATCH_PATCH + "a .txt list of only comments is "
-                   "read as a document (its headings stored as a writeup)")
+def test_url_list_of_only_garbage_is_a_usage_error(tmp_path: Path) -> None:
+    listing = tmp_path / "junk.urls"
+    listing.write_text("# junk\nnot a url\nhttps://exa mple.com/x\n", encoding="utf-8")
+    proc = batch(listing, db=tmp_path / "stacks.db")
+    assert proc.returncode == 2
+    assert (f"{listing}: no valid URL in the list: 2 invalid line(s), the first is line 2: "
+            "'not a url'; put one http(s) URL on each line") in error_line(proc)
+
+
 def test_empty_txt_url_list_is_a_usage_error_too(tmp_path: Path) -> None:
     listing = tmp_path / "urls.txt"
     listing.write_text("# my reading list\n\n# nothing yet\n", encoding="utf-8")
@@ -165,8 +170,6 @@ def test_the_size_limit_is_configurable(tmp_path: Path) -> None:
     assert "STACKEXTRACT_MAX_BYTES='lots' is not a positive whole number" in error_line(junk)
 
 
-@pytest.mark.xfail(strict=True, reason=NEEDS_BATCH_PATCH + "_is_url_list reads the whole "
-                   "first line of a .txt file, 100 MB when the file has no newline")
 def test_100mb_single_line_txt_in_a_batch_stays_small(tmp_path: Path) -> None:
     big = _big_text(tmp_path / "one-line.txt", lines=False)
     run = run_measured(["batch", str(big), "--db", str(tmp_path / "s.db"), "--backend",
@@ -238,8 +241,6 @@ def test_extract_refuses_each_bad_file_in_one_line(tmp_path: Path) -> None:
         assert fragment in error_line(proc), name
 
 
-@pytest.mark.xfail(strict=True, raises=subprocess.TimeoutExpired,
-                   reason=NEEDS_BATCH_PATCH + "_is_url_list opens a .txt FIFO and blocks")
 def test_fifo_named_txt_does_not_block_a_batch(tmp_path: Path) -> None:
     docs = tmp_path / "docs"
     copy_corpus(docs, 1)
@@ -269,8 +270,6 @@ def test_files_the_user_may_not_read() -> None:
         }
 
 
-@pytest.mark.xfail(strict=True, reason=NEEDS_BATCH_PATCH + "os.walk skips a directory it "
-                   "cannot list without a word; _walk should report it")
 def test_unreadable_subdirectory_is_reported() -> None:
     with world_dir() as root:
         docs = root / "docs"

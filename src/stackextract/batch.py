@@ -47,6 +47,7 @@ from .store import Store
 
 DOCUMENT_SUFFIXES = (".html", ".htm", ".md", ".mdx", ".markdown", ".txt")
 URL_LIST_SUFFIXES = (".urls", ".list")
+URL_SNIFF_BYTES = 65536
 LOG_EVERY_S = 10.0
 _URL_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
@@ -123,17 +124,26 @@ def _is_url_list(path: Path) -> bool:
         return False
     from .urls import is_http_url
 
-    with path.open(encoding="utf-8-sig", errors="replace") as fp:
-        for raw in fp:
-            line = raw.strip()
-            if line and not line.startswith("#"):
-                return is_http_url(line)
-            # a long prose file starts with text quickly; give up after the first real line
-    return False
+    try:  # the head only: a file with no newline would otherwise come into memory whole
+        with path.open("rb") as fp:
+            head = fp.read(URL_SNIFF_BYTES).decode("utf-8-sig", errors="replace")
+    except OSError:
+        return False  # read_file reports why it cannot be read
+    lines = [line.strip() for line in head.splitlines() if line.strip()]
+    first = next((line for line in lines if not line.startswith("#")), None)
+    if first is None:  # only comments: an empty URL list, not a writeup (empty: read_file)
+        return bool(lines)
+    return is_http_url(first)
 
 
-def _walk(directory: Path) -> Iterator[Path]:
-    for root, dirs, files in os.walk(directory):
+def _walk(directory: Path, problems: list[InputProblem]) -> Iterator[Path]:
+    def unreadable(exc: OSError) -> None:  # os.walk would skip it without a word
+        problems.append(InputProblem(
+            str(exc.filename),
+            f"cannot list directory {exc.filename}: {exc.strerror}; its files were skipped",
+        ))
+
+    for root, dirs, files in os.walk(directory, onerror=unreadable):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(files):
             if not name.startswith(".") and name.lower().endswith(DOCUMENT_SUFFIXES):
@@ -158,6 +168,9 @@ def expand_sources(sources: Sequence[str | Path]) -> tuple[list[Job], list[Input
             jobs.append(job)
 
     def add_file(path: Path) -> None:
+        if not path.is_file():  # FIFO, socket, device, broken link: opening it could block,
+            add(Job(str(path.resolve()), "file"))  # so read_file refuses it unopened
+            return
         if _is_url_list(path):
             try:
                 text = path.read_text(encoding="utf-8-sig", errors="replace")
@@ -188,8 +201,10 @@ def expand_sources(sources: Sequence[str | Path]) -> tuple[list[Job], list[Input
             continue
         path = Path(text).expanduser()
         if path.is_dir():
-            found = list(_walk(path))
-            if not found:
+            walk_problems: list[InputProblem] = []
+            found = list(_walk(path, walk_problems))
+            problems.extend(walk_problems)
+            if not found and not walk_problems:
                 raise InputError(
                     f"no {'/'.join(DOCUMENT_SUFFIXES)} files under {path}; check the directory"
                 )

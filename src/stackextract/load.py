@@ -152,8 +152,8 @@ def _read_bytes(path: Path, limit: int, *, streams: bool) -> bytes:
     if not regular and not (streams and (stat.S_ISFIFO(info.st_mode) or
                                          stat.S_ISCHR(info.st_mode))):
         raise InputError(
-            f"{path} is a {_file_kind(info.st_mode)}, not a regular file; only regular "
-            "files are read from a directory"
+            f"{path} is a {_file_kind(info.st_mode)}, not a regular file; skipped, as "
+            "reading it could block the run"
         )
     if regular and info.st_size > limit:
         raise InputError(_too_big(path, limit, info.st_size))

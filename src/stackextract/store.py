@@ -167,9 +167,12 @@ class Store:
             conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
             conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
         except sqlite3.OperationalError as exc:
-            if not _on_read_only_fs(file):
+            wal = file.with_name(file.name + "-wal")
+            if not _on_read_only_fs(file) or (wal.exists() and wal.stat().st_size > 0):
+                # (immutable would ignore the committed changes still in the WAL file)
                 raise StoreError(
-                    f"cannot read database {path}: {exc}; check the file and its permissions"
+                    f"cannot read database {path}: {exc}; check the file and its permissions, "
+                    "or copy it and its -wal file to a writable place"
                 ) from exc
             conn = sqlite3.connect(uri + "&immutable=1", uri=True, check_same_thread=False)
         except sqlite3.DatabaseError as exc:
