@@ -254,14 +254,21 @@ def _init_worker(spec: tuple[str, dict[str, Any]] | None, parent: int) -> None:
 
     A watchdog ends the worker when the parent dies (SIGKILL): orphans would otherwise wait
     forever on the task queue and hold the parent's stdout open. The cleaner is warmed here
-    (trafilatura sets itself up on its first page, ~0.2 s), in every worker at once and while
-    the parent is still fetching, instead of in front of the first documents.
+    unless the worker was forked from a warm parent.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     global _worker_spec
     if spec is not None:
         _worker_spec = spec
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    warm_up()  # a no-op when forked from a warm parent
+
+
+@functools.cache
+def warm_up() -> None:
+    """Clean one small page, once per process: trafilatura sets itself up on its first page
+    (~0.2 s). The batch does it before forking its workers, so they start warm and share it;
+    a long-running program can call it at start-up."""
     from .load import document_from_html
 
     with contextlib.suppress(Exception):  # a warm-up only: real pages report their own errors
@@ -335,6 +342,7 @@ def _pool(workers: int, spec: tuple[str, dict[str, Any]] | None) -> concurrent.f
     methods = multiprocessing.get_all_start_methods()
     method = "fork" if "fork" in methods and not _fork_unsafe() else "spawn"
     if method == "fork":
+        warm_up()  # once, here, instead of once in every worker
         # objects the children inherit stay shared: without this, the collector touching them
         # in a child copies their pages (copy-on-write) and the workers grow over a long run
         # (no gc.collect() first: on a heap holding openai's types it costs ~0.1 s a run)
@@ -585,8 +593,10 @@ class _Run:
             return None
         import httpx
 
+        from .fetch import new_async_client
+
         limits = httpx.Limits(max_connections=self.concurrency * 2, max_keepalive_connections=32)
-        return httpx.AsyncClient(limits=limits, follow_redirects=False)
+        return new_async_client(limits=limits)
 
     async def loader(self, client: Any) -> None:
         while not self.stop.is_set() and self.next_job < len(self.jobs):

@@ -87,6 +87,10 @@ async def _serve(
     conn: Connection, extractor: Any, finish: Callable[[Stack, Document], Stack]
 ) -> None:
     loop = asyncio.get_running_loop()
+    prepare = getattr(extractor, "prepare", None)
+    if callable(prepare):  # build the client now, while the batch fetches the first pages
+        with contextlib.suppress(Exception):
+            prepare(in_process=True)
     outbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
     sender = threading.Thread(target=_send_loop, args=(conn, outbox), daemon=True)
     sender.start()
