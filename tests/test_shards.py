@@ -130,7 +130,8 @@ def test_killed_model_process_stops_the_batch_and_a_rerun_finishes(tmp_path: Pat
         listing.write_text("".join(f"{pages.url(i)}\n" for i in range(n)))
         command = [sys.executable, "-m", "stackextract.cli", "batch", str(listing), "--db",
                    str(db), "--backend", "llm", "--base-url", model.base_url, "--model", "m",
-                   "--concurrency", "2", "--allow-private", "--no-progress"]
+                   "--concurrency", "2", "--model-processes", "2", "--allow-private",
+                   "--no-progress"]
         proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True, env=env)
         deadline = time.monotonic() + 60

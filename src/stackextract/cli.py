@@ -187,6 +187,9 @@ def extract(source: str, backend: str, model: str | None, base_url: str | None,
 @click.option("--prefix", default="", help="Table name prefix (to share another tool's DB).")
 @click.option("--workers", type=click.IntRange(1, 64), default=None,
               help="Processes for cleaning and offline extraction (default: CPU count).")
+@click.option("--model-processes", type=click.IntRange(0, 64), default=None,
+              help="Processes making model calls for the llm backend (default: one per "
+                   "core; 0 = in the main process).")
 @click.option("--allow-private", is_flag=True, help="Allow URLs on private/loopback addresses.")
 @click.option("--progress/--no-progress", default=None,
               help="Progress bar (default: on when stderr is a terminal).")
@@ -195,8 +198,8 @@ def batch(sources: tuple[str, ...], db: str, backend: str, model: str | None,
           base_url: str | None, mode: str | None, max_tokens: int | None,
           hints: bool | None, catalog_path: str | None, min_confidence: float | None,
           strict: bool, concurrency: int, per_host: int, retry_failed: bool, force: bool,
-          limit: int | None, prefix: str, workers: int | None, allow_private: bool,
-          progress: bool | None) -> None:
+          limit: int | None, prefix: str, workers: int | None, model_processes: int | None,
+          allow_private: bool, progress: bool | None) -> None:
     """Extract many sources (files, directories, files of URLs) into a SQLite file."""
     from .batch import run_batch
 
@@ -210,6 +213,7 @@ def batch(sources: tuple[str, ...], db: str, backend: str, model: str | None,
         list(sources), db=db, backend=backend, concurrency=concurrency, per_host=per_host,
         retry_failed=retry_failed, force=force, limit=limit, allow_private=allow_private,
         progress=progress, prefix=prefix, strict=strict, workers=workers,
+        model_processes=model_processes,
         min_confidence=min_confidence, **settings,
     )
     click.echo(summary.line(), err=True)
