@@ -720,7 +720,12 @@ class LLMExtractor:
 def preload() -> None:
     """Import what openai, httpx and instructor otherwise import on the first request
     (~0.3-0.5 s of CPU), e.g. in a long-running process before its first document."""
-    for module in ("httpcore", "openai.resources.chat", "instructor.v2.providers.openai"):
+    for module in (
+        "anyio",
+        "httpcore",
+        "openai.resources.chat",
+        "instructor.v2.providers.openai",
+    ):
         with contextlib.suppress(ImportError):  # the last is instructor-internal
             importlib.import_module(module)
     ssl_context()
