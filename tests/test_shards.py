@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from batch_helpers import PageServer, page_html
+from fault_helpers import stored_extractions
 from llm_servers import Answer, FakeLLMServer
 from stackextract.batch import run_batch
 from stackextract.store import Store
@@ -105,17 +106,6 @@ def _children(pid: int) -> list[int]:
     return kids
 
 
-def _stored(db: Path) -> int:
-    try:
-        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
-        try:
-            return int(conn.execute("SELECT COUNT(*) FROM extractions").fetchone()[0])
-        finally:
-            conn.close()
-    except sqlite3.OperationalError:
-        return 0
-
-
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs /proc")
 def test_killed_model_process_stops_the_batch_and_a_rerun_finishes(tmp_path: Path) -> None:
@@ -135,7 +125,7 @@ def test_killed_model_process_stops_the_batch_and_a_rerun_finishes(tmp_path: Pat
         proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True, env=env)
         deadline = time.monotonic() + 60
-        while _stored(db) < 3:
+        while stored_extractions(db) < 3:
             assert proc.poll() is None, proc.communicate()
             assert time.monotonic() < deadline, "the batch made no progress"
             time.sleep(0.05)
@@ -146,7 +136,7 @@ def test_killed_model_process_stops_the_batch_and_a_rerun_finishes(tmp_path: Pat
         assert "Traceback" not in err
         (line,) = [x for x in err.splitlines() if x.startswith("error:")]
         assert "run the same batch again to resume" in line
-        stored = _stored(db)
+        stored = stored_extractions(db)
         assert 3 <= stored < n
 
         again = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
