@@ -37,8 +37,9 @@ from .errors import (
     ConfigError,
     ExtractionError,
     InputError,
-    StackExtractError,
     StoreError,
+    failure_fields,
+    tag_stage,
 )
 from .models import Document, Stack
 from .pipeline import finish
@@ -377,18 +378,6 @@ def _fork_unsafe() -> bool:
     return _loop_running() or getattr(_thread_state, "no_fork", False)
 
 
-@contextlib.contextmanager
-def _stage(name: str) -> Iterator[None]:
-    """Tag an unexpected exception with the pipeline stage it came from (for failures)."""
-    try:
-        yield
-    except Exception as exc:
-        if not hasattr(exc, "_batch_stage"):
-            with contextlib.suppress(AttributeError, TypeError):
-                exc._batch_stage = name  # type: ignore[attr-defined]
-        raise
-
-
 # --- progress -----------------------------------------------------------------------------
 
 
@@ -622,30 +611,25 @@ class _Run:
             return await step
         except asyncio.CancelledError:
             raise
-        except StackExtractError as exc:
-            attempts = getattr(exc, "attempts", 1) or 1
-            await self.queue.put(("fail", job.key, exc.stage, exc.kind, str(exc), attempts))
         except concurrent.futures.process.BrokenProcessPool as exc:
             # a worker died (killed, out of memory): nothing more can be cleaned or extracted
             self.fatal = exc if str(exc) else type(exc)("a worker process exited unexpectedly")
             self.stop.set()
-        except Exception as exc:  # any other bug or library error: record it, go on
-            message = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
-            stage = getattr(exc, "_batch_stage", "extract")
-            await self.queue.put(("fail", job.key, stage, type(exc).__name__, message, 1))
+        except Exception as exc:  # ours, or any other bug or library error: record it, go on
+            await self.queue.put(("fail", job.key, *failure_fields(exc)))
         return None
 
     async def load(self, job: Job, client: Any) -> Document | None:
         """Fetch and clean (or read) one source; None when its text is already stored."""
-        with _stage("fetch" if job.kind == "url" else "input"):
+        with tag_stage("fetch" if job.kind == "url" else "input"):
             if job.kind == "url":
                 result = await self._fetch(job.key, client)
-                with _stage("clean"):
+                with tag_stage("clean"):
                     doc: Document = await self.in_pool(_doc_from_fetch, result)
             else:
                 doc = await self.in_pool(_doc_from_path, job.key)
         if not self.force:
-            with _stage("cache"):
+            with tag_stage("cache"):
                 hit = await self.db(
                     self.store.cached, doc.content_sha256, config_key=self.config_key
                 )
@@ -657,14 +641,14 @@ class _Run:
 
     async def extract(self, job: Job, doc: Document) -> None:
         self.summary.model_calls += 1
-        with _stage("extract"):
+        with tag_stage("extract"):
             if self.local:
                 stack = await self.in_pool(_extract_offline, doc, self.strict, self.min_confidence)
             elif self.shards is not None:  # extracted and grounded in a model-call process
                 stack = await self.shards.extract(doc)
             else:
                 stack = await self.extractor.aextract(doc)
-                with _stage("ground"):
+                with tag_stage("ground"):
                     # grounding a model's answer takes well under a millisecond a document:
                     # cheaper here than a round trip to the pool
                     stack = finish(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 
 class StackExtractError(Exception):
     """Base class. `stage` names the pipeline step that failed (fetch, clean, extract, store)."""
@@ -56,3 +59,24 @@ class StoreError(StackExtractError):
     """The database could not be written (locked, read-only, full)."""
 
     stage = "store"
+
+
+@contextlib.contextmanager
+def tag_stage(name: str) -> Iterator[None]:
+    """Tag an unexpected (non-StackExtractError) exception with the pipeline stage it came
+    from, so that a batch can record where a library error or a bug happened."""
+    try:
+        yield
+    except Exception as exc:
+        if not hasattr(exc, "_stackextract_stage"):
+            with contextlib.suppress(AttributeError, TypeError):
+                exc._stackextract_stage = name  # type: ignore[attr-defined]
+        raise
+
+
+def failure_fields(exc: BaseException) -> tuple[str, str, str, int]:
+    """(stage, error type, one-line message, attempts): how a failure is recorded."""
+    if isinstance(exc, StackExtractError):
+        return exc.stage, exc.kind, str(exc), getattr(exc, "attempts", 1) or 1
+    message = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
+    return getattr(exc, "_stackextract_stage", "extract"), type(exc).__name__, message, 1

@@ -27,7 +27,7 @@ from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.connection import Connection
 from typing import Any
 
-from .errors import ExtractionError, StackExtractError
+from .errors import ExtractionError, StackExtractError, failure_fields, tag_stage
 from .models import Document, Stack
 
 _SHUTDOWN_GRACE_S = 5.0
@@ -69,9 +69,8 @@ def _portable(exc: BaseException) -> BaseException:
     """The exception itself when it is ours (it pickles), a RemoteFailure otherwise."""
     if isinstance(exc, StackExtractError):
         return exc
-    message = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
-    stage = getattr(exc, "_batch_stage", "extract")
-    return RemoteFailure(message, error_type=type(exc).__name__, stage=stage)
+    stage, error_type, message, _ = failure_fields(exc)
+    return RemoteFailure(message, error_type=error_type, stage=stage)
 
 
 def _shard_main(
@@ -100,12 +99,8 @@ async def _serve(
     async def handle(number: int, doc: Document) -> None:
         try:
             stack = await extractor.aextract(doc)
-            try:
+            with tag_stage("ground"):
                 stack = finish(stack, doc)
-            except Exception as exc:
-                with contextlib.suppress(AttributeError, TypeError):
-                    exc._batch_stage = "ground"  # type: ignore[attr-defined]
-                raise
             outbox.put((number, True, stack))
         except Exception as exc:
             outbox.put((number, False, _portable(exc)))
