@@ -36,7 +36,7 @@ _SETUP_STARTED = time.perf_counter()
 import stackextract.batch  # noqa: E402
 import stackextract.fetch  # noqa: E402
 import stackextract.llm  # noqa: E402  (openai + instructor: ~1 s of import, not per document)
-from batch_helpers import PageServer  # noqa: E402
+from batch_helpers import PageServer, child_pids  # noqa: E402
 from llm_servers import Answer, FakeLLMServer  # noqa: E402
 from stackextract.batch import run_batch  # noqa: E402
 from stackextract.catalog import Catalog  # noqa: E402
@@ -263,13 +263,7 @@ def _pss_mb(pid: int) -> float:
 
 def _tree_pss_mb() -> float:
     pid = os.getpid()
-    kids: list[int] = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
-            kids += [int(k) for k in (task / "children").read_text().split()]
-        except OSError:
-            continue
-    return _pss_mb(pid) + sum(_pss_mb(k) for k in kids)
+    return _pss_mb(pid) + sum(_pss_mb(k) for k in child_pids(pid))
 
 
 def _memory_child(n: int, base_url: str, concurrency: int) -> None:

@@ -6,6 +6,7 @@ import threading
 import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 from stackextract.models import (
     Category,
@@ -113,6 +114,17 @@ We chose Terraform because it lets us review infrastructure changes like code.</
 <p>Looking back, I regret choosing MongoDB for the first version; I would pick PostgreSQL
 from the start. The frontend is React with TypeScript, deployed on AWS.</p>
 </article><footer>Copyright Example Inc.</footer></body></html>"""
+
+
+def child_pids(pid: int) -> list[int]:
+    """The direct children of a process (Linux /proc): a batch's workers."""
+    kids: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            kids += [int(k) for k in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return kids
 
 
 def page_html(i: int) -> bytes:

@@ -16,6 +16,7 @@ import pytest
 import sqlite_utils
 
 from batch_helpers import PageServer, page_html
+from fault_helpers import stored_extractions
 from llm_servers import Answer, FakeLLMServer
 from stackextract.batch import expand_sources, run_batch
 from stackextract.errors import InputError, StoreError
@@ -262,19 +263,6 @@ def test_model_errors_become_extract_failures(tmp_path: Path) -> None:
 # --- real subprocesses: SIGKILL and Ctrl-C ----------------------------------------------
 
 
-def _stored(db: Path) -> int:
-    if not db.exists():
-        return 0
-    try:
-        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
-        try:
-            return conn.execute("SELECT COUNT(*) FROM extractions").fetchone()[0]
-        finally:
-            conn.close()
-    except sqlite3.OperationalError:
-        return 0
-
-
 def _start(db: Path, listing: Path) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     return subprocess.Popen(
@@ -289,7 +277,7 @@ def _start(db: Path, listing: Path) -> subprocess.Popen[str]:
 def _wait_for(db: Path, n: int, proc: subprocess.Popen[str], timeout: float = 60) -> int:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        stored = _stored(db)
+        stored = stored_extractions(db)
         if stored >= n:
             return stored
         if proc.poll() is not None:
@@ -331,7 +319,7 @@ def test_sigkill_mid_run_then_rerun_stores_each_document_once(tmp_path: Path) ->
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
         proc.communicate()
-        stored = _stored(db)
+        stored = stored_extractions(db)
         assert 5 <= stored < n, "the kill should land mid-run"
 
         server.delay = 0.0
@@ -359,7 +347,7 @@ def test_ctrl_c_stops_cleanly_and_a_rerun_resumes(tmp_path: Path) -> None:
         assert "Traceback" not in err and "stopping" in err
         summary = json.loads(out.strip().splitlines()[-1])
         assert summary["interrupted"] and summary["skipped"] > 0
-        assert summary["done"] == _stored(db)  # what it reports is what it committed
+        assert summary["done"] == stored_extractions(db)  # what it reports is what it committed
 
         server.delay = 0.0
         again = _start(db, listing)

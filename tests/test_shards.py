@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from batch_helpers import PageServer, page_html
+from batch_helpers import PageServer, child_pids, page_html
 from fault_helpers import stored_extractions
 from llm_servers import Answer, FakeLLMServer
 from stackextract.batch import run_batch
@@ -96,16 +96,6 @@ def test_model_errors_in_a_process_become_failures(tmp_path: Path) -> None:
     assert all("400" in f["message"] and "sk-test" not in f["message"] for f in failures)
 
 
-def _children(pid: int) -> list[int]:
-    kids: list[int] = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
-            kids += [int(k) for k in (task / "children").read_text().split()]
-        except OSError:
-            continue
-    return kids
-
-
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs /proc")
 def test_killed_model_process_stops_the_batch_and_a_rerun_finishes(tmp_path: Path) -> None:
@@ -129,7 +119,7 @@ def test_killed_model_process_stops_the_batch_and_a_rerun_finishes(tmp_path: Pat
             assert proc.poll() is None, proc.communicate()
             assert time.monotonic() < deadline, "the batch made no progress"
             time.sleep(0.05)
-        for child in _children(proc.pid):  # every worker and model-call process, as OOM would
+        for child in child_pids(proc.pid):  # every worker and model-call process, as OOM would
             os.kill(child, signal.SIGKILL)
         _, err = proc.communicate(timeout=60)
         assert proc.returncode == 1, err
