@@ -294,3 +294,26 @@ def test_to_stack_maps_canonical_names_and_skips_titles_and_phrases() -> None:
     assert not stack.tools[0].evidence[0].grounded
     assert stack.migrations == []
     assert stack.company == "Luma"
+
+
+def test_instructor_still_rejects_async_validators_after_the_check_is_remembered() -> None:
+    """The check instructor repeats per request runs once per class that passes; a class
+    with an async validator (which instructor cannot run) is refused every time."""
+    from instructor.v2.validation import async_validators
+    from instructor.v2.validation.async_validators import async_field_validator
+    from pydantic import BaseModel
+
+    LLMExtractor(api_key="sk-x", base_url="http://127.0.0.1:9/v1", model="m")
+
+    class Checked(BaseModel):
+        name: str
+
+        @async_field_validator("name")
+        async def name_is_known(self, value: str) -> str:
+            return value
+
+    for _ in range(2):
+        with pytest.raises(ValueError, match="async validators"):
+            async_validators.reject_async_validators(Checked)
+    async_validators.reject_async_validators(ExtractedStack)
+    async_validators.reject_async_validators(ExtractedStack)  # remembered: no walk, no error

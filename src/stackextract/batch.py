@@ -272,8 +272,10 @@ def warm_up() -> None:
     a long-running program can call it at start-up."""
     from .load import document_from_html
 
+    # a host with a port: courlan reads the public-suffix list (~50 ms) on the first URL its
+    # quick pattern does not parse (a port, an odd host), which would otherwise be a real page's
     with contextlib.suppress(Exception):  # a warm-up only: real pages report their own errors
-        document_from_html(_WARM_PAGE, url="https://warm-up.invalid/")
+        document_from_html(_WARM_PAGE, url="http://localhost:8080/warm-up")
 
 
 def _watch_parent(parent: int) -> None:

@@ -9,7 +9,7 @@ carries a verbatim `quote`, which grounding later looks up in the text.
 
 from __future__ import annotations
 
-import copy
+import json
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 from instructor import OpenAISchema
@@ -160,7 +160,7 @@ class ExtractedStack(_LLMRecord, OpenAISchema):
         list[LLMMigration], _first(ITEMS_MAX), Field(max_length=ITEMS_MAX)
     ] = Field(default_factory=list)
 
-    _schema: ClassVar[dict[str, Any] | None] = None
+    _schema: ClassVar[str | None] = None
 
     @classmethod
     def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
@@ -173,8 +173,8 @@ class ExtractedStack(_LLMRecord, OpenAISchema):
         if args or kwargs:
             return super().model_json_schema(*args, **kwargs)
         if cls.__dict__.get("_schema") is None:
-            cls._schema = super().model_json_schema()
-        return copy.deepcopy(cls.__dict__["_schema"])
+            cls._schema = json.dumps(super().model_json_schema())
+        return json.loads(cls.__dict__["_schema"])  # a fresh copy: callers may change it
 
 
 def _evidence(quote: str) -> list[Evidence]:
