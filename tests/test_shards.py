@@ -151,9 +151,9 @@ LONG_PAGE = "".join(
 )
 
 
-@pytest.mark.parametrize("processes", [0, 2])
+@pytest.mark.parametrize(("processes", "concurrency"), [(0, 2), (2, 2), (2, 3)])
 def test_concurrency_caps_model_requests_of_chunked_documents(
-    tmp_path: Path, processes: int
+    tmp_path: Path, processes: int, concurrency: int
 ) -> None:
     docs = tmp_path / "docs"
     docs.mkdir()
@@ -163,12 +163,22 @@ def test_concurrency_caps_model_requests_of_chunked_documents(
         )
     with FakeLLMServer([Answer("slow", payload=ANSWER, delay=0.15)]) as server:
         summary = _batch(
-            [docs], tmp_path / "stacks.db", server, concurrency=2,
+            [docs], tmp_path / "stacks.db", server, concurrency=concurrency,
             model_processes=processes, chunk_tokens=300,
         )
         assert summary.done == 3 and summary.failed == 0, summary.failures
         assert server.count >= 9  # several chunks a document, each up to 4 at once alone
-        assert server.max_in_flight == 2
+        # the processes hold more documents than that, but split the cap between them
+        assert server.max_in_flight == concurrency
+
+
+def test_request_shares_add_up_to_the_cap() -> None:
+    from stackextract.shards import shares
+
+    assert shares(16, 2) == [8, 8]
+    assert shares(3, 2) == [2, 1]
+    assert shares(5, 3) == [2, 2, 1]
+    assert shares(None, 2) == [None, None]
 
 
 def test_arun_batch_inside_a_running_loop(tmp_path: Path) -> None:

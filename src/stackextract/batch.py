@@ -18,7 +18,6 @@ import concurrent.futures
 import contextlib
 import functools
 import gc
-import math
 import multiprocessing
 import os
 import re
@@ -553,15 +552,21 @@ class _Run:
         client = self._client()
         try:
             loaders = [asyncio.create_task(self.loader(client)) for _ in range(self.concurrency)]
-            extractors = [asyncio.create_task(self.extract_loop()) for _ in range(self.concurrency)]
+            # model-call processes cap their own requests, so they can hold a second document
+            # per request slot: it starts the moment a request ends, without a round trip here
+            holders = self.concurrency * (2 if self.shards is not None else 1)
+            extractors = [asyncio.create_task(self.extract_loop()) for _ in range(holders)]
             self.workers = [*loaders, *extractors]
             await asyncio.gather(*loaders, return_exceptions=True)
-            # one end marker per extractor; never block on a full queue (an extractor may
-            # already be cancelled by a second Ctrl-C), retry until every extractor is done
-            while not all(task.done() for task in extractors):
+            # an end marker for every extractor still running; never block on a full queue
+            # (an extractor may already be cancelled by a second Ctrl-C): top it up whenever
+            # one ends, until all have
+            running: set[asyncio.Task[None]] = set(extractors)
+            while running:
                 with contextlib.suppress(asyncio.QueueFull):
-                    self.ready.put_nowait(None)
-                await asyncio.sleep(0.02)
+                    for _ in running:
+                        self.ready.put_nowait(None)
+                _, running = await asyncio.wait(running, timeout=0.05)
             await asyncio.gather(*extractors, return_exceptions=True)
         finally:
             if client is not None:
@@ -894,13 +899,11 @@ def _shard_pool(
         processes = min(os.cpu_count() or 1, concurrency)
         processes = processes if processes > 1 else 0
     usable = "fork" in multiprocessing.get_all_start_methods() and not _fork_unsafe()
-    limit = getattr(extractor, "limit_requests", None)
     if processes < 1 or not usable:
+        limit = getattr(extractor, "limit_requests", None)
         if callable(limit):
             limit(concurrency)
         return None
-    if callable(limit):
-        limit(math.ceil(concurrency / processes))
     prepare = getattr(extractor, "prepare", None)
     if callable(prepare):
         prepare()  # once, before the fork, instead of once per process on its first document
@@ -910,7 +913,7 @@ def _shard_pool(
         min_confidence=min_confidence,
         catalog=getattr(extractor, "catalog", None),
     )
-    return ShardPool(extractor, grounding, processes=processes)
+    return ShardPool(extractor, grounding, processes=processes, requests=concurrency)
 
 
 async def _main(run: _Run) -> None:

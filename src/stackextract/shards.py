@@ -74,11 +74,22 @@ def _portable(exc: BaseException) -> BaseException:
 
 
 def _shard_main(
-    conn: Connection, extractor: Any, finish: Callable[[Stack, Document], Stack], parent: int
+    conn: Connection,
+    extractor: Any,
+    finish: Callable[[Stack, Document], Stack],
+    parent: int,
+    requests: int | None,
 ) -> None:
-    """A shard's process: read (id, document), answer (id, ok, stack-or-error)."""
+    """A shard's process: read (id, document), answer (id, ok, stack-or-error).
+
+    `requests` caps this process's model requests in flight (its share of the batch's
+    concurrency); documents beyond it wait here, ready to go the moment a request ends.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the batch's to handle
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    limit = getattr(extractor, "limit_requests", None)
+    if requests is not None and callable(limit):
+        limit(requests)
     asyncio.run(_serve(conn, extractor, finish))
 
 
@@ -126,6 +137,13 @@ async def _serve(
     sender.join(timeout=_SHUTDOWN_GRACE_S)
 
 
+def shares(total: int | None, parts: int) -> list[int | None]:
+    """`total` split into `parts` whole shares that add up to it (none below 1)."""
+    if total is None:
+        return [None] * parts
+    return [max(1, total // parts + (1 if i < total % parts else 0)) for i in range(parts)]
+
+
 class _Shard:
     def __init__(self, context: Any, target: Callable[..., None], args: tuple[Any, ...]) -> None:
         self.conn, child = context.Pipe(duplex=True)
@@ -142,8 +160,10 @@ class _Shard:
 class ShardPool:
     """`processes` forked shards running `extractor.aextract` + `finish` on their own loops.
 
-    Create it before any thread exists (fork copies only the calling thread), then call
-    `start()` inside the event loop that will await `extract()`.
+    `requests` caps the model requests in flight over all shards (each gets its share, via
+    the extractor's `limit_requests`). Create the pool before any thread exists (fork copies
+    only the calling thread), then call `start()` inside the event loop that will await
+    `extract()`.
     """
 
     def __init__(
@@ -152,10 +172,14 @@ class ShardPool:
         finish: Callable[[Stack, Document], Stack],
         *,
         processes: int,
+        requests: int | None = None,
     ) -> None:
         context = multiprocessing.get_context("fork")
-        args = (extractor, finish, os.getpid())
-        self.shards = [_Shard(context, _shard_main, args) for _ in range(max(1, processes))]
+        processes = max(1, processes if requests is None else min(processes, requests))
+        self.shards = [
+            _Shard(context, _shard_main, (extractor, finish, os.getpid(), share))
+            for share in shares(requests, processes)
+        ]
         self._numbers = itertools.count()
         self._loop: asyncio.AbstractEventLoop | None = None
         self.broken: BaseException | None = None
