@@ -75,6 +75,17 @@ def test_bad_settings_are_config_errors(kwargs: dict[str, Any]) -> None:
         LLMSettings.resolve(env={"OPENAI_API_KEY": "sk-x"}, **kwargs)
 
 
+@pytest.mark.parametrize("backend", ["offline", "llm"])
+def test_a_misspelt_setting_is_a_config_error_for_either_backend(backend: str) -> None:
+    from stackextract.extractors import get_extractor
+
+    with pytest.raises(ConfigError, match="propose_unkown"):
+        get_extractor(backend, base_url="http://127.0.0.1:9/v1", propose_unkown=False)
+    # the offline backend ignores the LLM's settings, so "auto" can fall back to it
+    offline = get_extractor("offline", model="m", temperature=0.2, propose_unknown=False)
+    assert offline.name in ("offline", "heuristic") and not offline.propose_unknown
+
+
 # -- prompts and identity -----------------------------------------------------------------
 def test_prompt_version_is_a_hash_of_the_files(tmp_path: Path) -> None:
     prompts = load_prompts()

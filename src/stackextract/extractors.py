@@ -54,6 +54,18 @@ def resolve_backend(backend: str = "auto", **settings: Any) -> str:
     return backend
 
 
+OFFLINE_SETTINGS = frozenset({"catalog", "propose_unknown"})
+
+
+def _llm_setting_names() -> set[str]:
+    from dataclasses import fields
+
+    from .settings import LLMSettings
+
+    extra = {"hints", "hint_source", "client", "async_client", "catalog", "settings", "prompts"}
+    return {f.name for f in fields(LLMSettings)} | extra
+
+
 def get_extractor(backend: str = "auto", **settings: Any) -> Extractor:
     """An extractor for `backend`; keyword settings go to its constructor."""
     resolved = resolve_backend(backend, **settings)
@@ -65,8 +77,17 @@ def get_extractor(backend: str = "auto", **settings: Any) -> Extractor:
     if resolved == "offline":
         from .heuristic import HeuristicExtractor
 
-        allowed = {"catalog", "propose_unknown"}
-        return HeuristicExtractor(**{k: v for k, v in settings.items() if k in allowed})
+        # the LLM's settings are let through (ignored) so that "auto" can fall back offline;
+        # anything else is a mistake worth saying (a typo would otherwise change nothing)
+        unknown = set(settings) - OFFLINE_SETTINGS - _llm_setting_names()
+        if unknown:
+            raise ConfigError(
+                f"unknown setting(s) for the offline backend: {', '.join(sorted(unknown))}; "
+                f"it takes {', '.join(sorted(OFFLINE_SETTINGS | {'catalog_path'}))}"
+            )
+        return HeuristicExtractor(
+            **{k: v for k, v in settings.items() if k in OFFLINE_SETTINGS}
+        )
     try:
         from .llm import LLMExtractor
     except ImportError as exc:  # pragma: no cover - only when the llm module is broken
