@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import argparse
+import bisect
 import gzip
 import json
 import math
@@ -97,6 +98,13 @@ class _Servers:
         self.proc.stdin.flush()
         return int(self.proc.stdout.readline())
 
+    def request_times(self) -> list[float]:
+        """When each model request arrived (time.monotonic(): one clock for every process)."""
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write("times\n")
+        self.proc.stdin.flush()
+        return [float(t) for t in json.loads(self.proc.stdout.readline())]
+
     def cpu_seconds(self) -> float:
         """CPU time the two servers have used: on this machine they share the batch's cores."""
         assert self.proc.stdin is not None and self.proc.stdout is not None
@@ -124,6 +132,8 @@ def _serve(latency: float) -> None:
         for line in sys.stdin:
             if line.strip() == "count":
                 print(model.count, flush=True)
+            elif line.strip() == "times":
+                print(json.dumps(model.times), flush=True)
             elif line.strip() == "cpu":
                 usage = resource.getrusage(resource.RUSAGE_SELF)
                 print(usage.ru_utime + usage.ru_stime, flush=True)
@@ -149,7 +159,9 @@ def bench_llm(n: int, concurrency: int, latency: float) -> list[tuple[str, str]]
             }
             t0, c0, k0 = time.perf_counter(), time.process_time(), _children_cpu()
             s0 = servers.cpu_seconds()
+            started = time.monotonic()
             first = run_batch([urls], db=db, **settings)
+            ended = time.monotonic()
             elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
             children = _children_cpu() - k0
             server_cpu = servers.cpu_seconds() - s0
@@ -157,6 +169,7 @@ def bench_llm(n: int, concurrency: int, latency: float) -> list[tuple[str, str]]
             with Store(db) as store:
                 counts = store.counts()
             ideal = math.ceil(n / concurrency) * latency
+            arrivals = [t - started for t in servers.request_times()]
             rows += [
                 ("llm: documents", f"{n} (done {first.done}, failed {first.failed})"),
                 ("llm: concurrency / model latency", f"{concurrency} / {latency * 1000:.0f} ms"),
@@ -174,6 +187,7 @@ def bench_llm(n: int, concurrency: int, latency: float) -> list[tuple[str, str]]
                 ("llm: model requests, first run", str(calls_first)),
                 ("llm: ideal ceil(N/c)*latency", f"{ideal:.2f} s"),
                 ("llm: efficiency ideal/actual (>= 0.8)", f"{ideal / elapsed:.2f}"),
+                *_timeline(arrivals, ended - started, concurrency, latency),
             ]
             t0 = time.perf_counter()
             second = run_batch([urls], db=db, **settings)
@@ -188,6 +202,30 @@ def bench_llm(n: int, concurrency: int, latency: float) -> list[tuple[str, str]]
     finally:
         servers.close()
     return rows
+
+
+def _timeline(
+    arrivals: list[float], wall: float, concurrency: int, latency: float
+) -> list[tuple[str, str]]:
+    """Where the wall time went, from the model server's side: before the first request,
+    how full the request slots were while requests ran, and after the last answer."""
+    if not arrivals:
+        return []
+    arrivals = sorted(arrivals)
+    start, end = arrivals[0], arrivals[-1] + latency
+    steps = 2000
+    busy = 0
+    for k in range(steps):
+        t = start + (end - start) * (k + 0.5) / steps
+        busy += bisect.bisect_right(arrivals, t) - bisect.bisect_right(arrivals, t - latency)
+    return [
+        ("llm: until the first model request", f"{start:.2f} s (fetch, clean, first call)"),
+        (
+            "llm: requests in flight while requests ran (mean)",
+            f"{busy / steps:.1f} of {concurrency} over {end - start:.2f} s",
+        ),
+        ("llm: after the last answer", f"{wall - end:.2f} s (grounding, writes, shutdown)"),
+    ]
 
 
 class SimulatedModel:
