@@ -38,11 +38,12 @@ from .errors import (
     InputError,
     StoreError,
     failure_fields,
+    one_line,
     tag_stage,
 )
 from .models import Document, Stack
 from .pipeline import finish
-from .shards import ShardPool
+from .shards import ShardPool, exit_with_parent
 from .store import Store
 
 DOCUMENT_SUFFIXES = (".html", ".htm", ".md", ".mdx", ".markdown", ".txt")
@@ -260,7 +261,7 @@ def _init_worker(spec: tuple[str, dict[str, Any]] | None, parent: int) -> None:
     global _worker_spec
     if spec is not None:
         _worker_spec = spec
-    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    exit_with_parent(parent)
     warm_up()  # a no-op when forked from a warm parent
 
 
@@ -275,12 +276,6 @@ def warm_up() -> None:
     # quick pattern does not parse (a port, an odd host), which would otherwise be a real page's
     with contextlib.suppress(Exception):  # a warm-up only: real pages report their own errors
         document_from_html(_WARM_PAGE, url="http://localhost:8080/warm-up")
-
-
-def _watch_parent(parent: int) -> None:
-    while os.getppid() == parent:
-        time.sleep(0.5)
-    os._exit(1)
 
 
 def _warm(_: int = 0) -> int:
@@ -460,11 +455,6 @@ class _Progress:
             self.bar.stop()
 
 
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return text[:300]
-
-
 def _duration(seconds: float) -> str:
     seconds = int(seconds)
     if seconds < 60:
@@ -506,6 +496,7 @@ class _Run:
         self.problems = problems
         self.extractor = extractor
         self.local = _runs_locally(extractor)
+        self.ground = _grounding(extractor, strict=strict, min_confidence=min_confidence)
         self.config_key = config_key
         self.pool = pool
         self.concurrency = concurrency
@@ -579,9 +570,9 @@ class _Run:
         if self.store_error is not None:
             raise self.store_error
         if self.fatal is not None:
+            reason = one_line(str(self.fatal) or type(self.fatal).__name__, limit=300)
             raise ExtractionError(
-                f"{_one_line(self.fatal)}; every finished document is stored, "
-                "run the same batch again to resume"
+                f"{reason}; every finished document is stored, run the same batch again to resume"
             ) from self.fatal
 
     def _client(self) -> Any:
@@ -658,13 +649,7 @@ class _Run:
                 with tag_stage("ground"):
                     # grounding a model's answer takes well under a millisecond a document:
                     # cheaper here than a round trip to the pool
-                    stack = finish(
-                        stack,
-                        doc,
-                        strict=self.strict,
-                        min_confidence=self.min_confidence,
-                        catalog=getattr(self.extractor, "catalog", None),
-                    )
+                    stack = self.ground(stack, doc)
         self.summary.requests += stack.provenance.usage.requests
         await self.queue.put(("save", job.key, doc, stack, False))
 
@@ -907,13 +892,20 @@ def _shard_pool(
     prepare = getattr(extractor, "prepare", None)
     if callable(prepare):
         prepare()  # once, before the fork, instead of once per process on its first document
-    grounding = functools.partial(
+    grounding = _grounding(extractor, strict=strict, min_confidence=min_confidence)
+    return ShardPool(extractor, grounding, processes=processes, requests=concurrency)
+
+
+def _grounding(
+    extractor: Any, *, strict: bool, min_confidence: float
+) -> Callable[[Stack, Document], Stack]:
+    """What turns a remote extractor's answer into the stored Stack (ground, filter)."""
+    return functools.partial(
         finish,
         strict=strict,
         min_confidence=min_confidence,
         catalog=getattr(extractor, "catalog", None),
     )
-    return ShardPool(extractor, grounding, processes=processes, requests=concurrency)
 
 
 async def _main(run: _Run) -> None:

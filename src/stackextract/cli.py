@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import click
 
-from .errors import StackExtractError
+from .errors import StackExtractError, one_line
 
 F = TypeVar("F", bound=Callable[..., Any])
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -44,15 +44,11 @@ def friendly_errors(func: F) -> F:
                 raise
             if isinstance(exc, StackExtractError):
                 code = EXIT_FAILED if exc.stage in ("fetch", "clean", "extract") else EXIT_USAGE
-                _fail(f"{exc.stage}: {_one_line(str(exc))}", code)
-            _fail(f"{type(exc).__name__}: {_one_line(str(exc))} (run with --debug for details)",
+                _fail(f"{exc.stage}: {one_line(str(exc))}", code)
+            _fail(f"{type(exc).__name__}: {one_line(str(exc))} (run with --debug for details)",
                   EXIT_FAILED)
 
     return wrapper  # type: ignore[return-value]
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())[:500]
 
 
 def backend_options(func: F) -> F:

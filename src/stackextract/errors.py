@@ -74,9 +74,16 @@ def tag_stage(name: str) -> Iterator[None]:
         raise
 
 
+def one_line(text: str, limit: int = 500) -> str:
+    """`text` on one line (whitespace runs become one space), cut to `limit` characters:
+    how messages go into a terminal line, a log line or a failures row."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def failure_fields(exc: BaseException) -> tuple[str, str, str, int]:
     """(stage, error type, one-line message, attempts): how a failure is recorded."""
     if isinstance(exc, StackExtractError):
         return exc.stage, exc.kind, str(exc), getattr(exc, "attempts", 1) or 1
-    message = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
+    message = one_line(f"{type(exc).__name__}: {exc}")
     return getattr(exc, "_stackextract_stage", "extract"), type(exc).__name__, message, 1

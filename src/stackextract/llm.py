@@ -36,7 +36,7 @@ from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_exception
 
 from . import __version__
 from .chunking import Chunk, chunk_text
-from .errors import ConfigError, ExtractionError
+from .errors import ConfigError, ExtractionError, one_line
 from .fetch import ssl_context
 from .llm_schema import ExtractedStack, to_stack
 from .merge import merge_stacks
@@ -282,11 +282,6 @@ def _guard_loggers() -> None:
 
 
 _guard_loggers()
-
-
-def _one_line(text: str, limit: int = 300) -> str:
-    text = redact(" ".join(str(text).split()))
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _api_message(exc: openai.APIStatusError) -> str:
@@ -677,7 +672,7 @@ class LLMExtractor:
 
     def _error(self, exc: BaseException, doc: Document, run: _DocumentRun) -> ExtractionError:
         attempts = run.meter.attempts
-        message = _one_line(_explain(exc, self.settings, attempts))
+        message = one_line(redact(_explain(exc, self.settings, attempts)), limit=300)
         _redact_exceptions(exc)
         return ExtractionError(message, url=doc.url or doc.path, attempts=max(1, attempts))
 

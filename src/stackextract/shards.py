@@ -59,10 +59,16 @@ def _send_loop(conn: Connection, outbox: queue.SimpleQueue[Any]) -> None:
             return
 
 
-def _watch_parent(parent: int) -> None:
-    while os.getppid() == parent:
-        time.sleep(0.5)
-    os._exit(1)
+def exit_with_parent(parent: int) -> None:
+    """End this child process when `parent` dies (SIGKILL, out of memory): an orphan would
+    otherwise wait forever for work and hold the parent's stdout open."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
 
 
 def _portable(exc: BaseException) -> BaseException:
@@ -86,7 +92,7 @@ def _shard_main(
     concurrency); documents beyond it wait here, ready to go the moment a request ends.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the batch's to handle
-    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    exit_with_parent(parent)
     limit = getattr(extractor, "limit_requests", None)
     if requests is not None and callable(limit):
         limit(requests)
