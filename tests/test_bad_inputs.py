@@ -286,3 +286,40 @@ def test_unreadable_subdirectory_is_reported() -> None:
         state = db_state(out / "stacks.db")
         assert str(hidden) in state.failures
 
+
+
+# --- gzipped files --------------------------------------------------------------------------
+
+
+def test_gzipped_pages_are_read_and_bad_gzip_is_one_failure_each(tmp_path: Path) -> None:
+    """Saved pages are often kept as .html.gz: read like the plain file (same text, same
+    content hash); a gzip bomb, a truncated file and a mislabelled one fail on their own."""
+    import gzip
+
+    plain = tmp_path / "plain"
+    originals = copy_corpus(plain, 2)
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for src in originals:
+        (docs / (src.name + ".gz")).write_bytes(gzip.compress(src.read_bytes()))
+    html = Path(__file__).parent.parent / "fixtures" / "html"
+    page = sorted(html.glob("*.html"))[0]
+    (docs / (page.name + ".gz")).write_bytes(gzip.compress(page.read_bytes()))
+    (docs / "bomb.html.gz").write_bytes(gzip.compress(b" " * (2 * MB)))  # ~2 KB on disk
+    whole = gzip.compress(page.read_bytes())
+    (docs / "cut.html.gz").write_bytes(whole[: len(whole) // 2])
+    (docs / "plain.md.gz").write_text("# Not compressed\n\nWe use Django.\n")
+    db = tmp_path / "stacks.db"
+    proc = batch(docs, db=db, timeout=60, extra_env={"STACKEXTRACT_MAX_BYTES": str(MB)})
+    assert proc.returncode == 1, proc.stderr
+    assert "6 sources: 3 extracted, 0 cached, 3 failed" in summary_line(proc)
+    state = db_state(db)
+    assert_each_once(state, 3)
+    failures = {Path(source).name: value for source, value in state.failures.items()}
+    assert {stage for stage, _ in failures.values()} == {"input"}
+    assert "unpacks to over the 1,048,576-byte limit" in failures["bomb.html.gz"][1]
+    assert "truncated gzip file" in failures["cut.html.gz"][1]
+    assert "not a valid gzip file" in failures["plain.md.gz"][1]
+    # the same text as the uncompressed file: one content hash for both
+    again = batch(plain, db=db, timeout=60)
+    assert "2 sources: 0 extracted, 2 cached" in summary_line(again), again.stderr

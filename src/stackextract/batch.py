@@ -5,10 +5,11 @@ offline extractor run in a process pool (trafilatura is CPU-bound and holds the 
 both cores work. Every finished document is committed in its own transaction by a single
 writer thread, so a killed run loses at most the documents in flight and a re-run resumes.
 
-Sources: URLs, local files (.html .htm .md .mdx .markdown .txt), directories (searched
-recursively for those suffixes, hidden entries skipped) and URL-list files. A file is a URL
-list when its suffix is .urls or .list, or when it is a .txt file whose first non-blank,
-non-`#` line is an http(s) URL; its invalid lines are recorded as failures (stage "input").
+Sources: URLs, local files (.html .htm .md .mdx .markdown .txt, each also gzipped: .html.gz),
+directories (searched recursively for those suffixes, hidden entries skipped) and URL-list
+files. A file is a URL list when its suffix is .urls or .list, or when it is a .txt file
+whose first non-blank, non-`#` line is an http(s) URL; its invalid lines are recorded as
+failures (stage "input").
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ from .shards import ShardPool, exit_with_parent
 from .store import Store
 
 DOCUMENT_SUFFIXES = (".html", ".htm", ".md", ".mdx", ".markdown", ".txt")
+# what a directory walk picks up: those, and the same gzipped (saved pages, crawl dumps)
+WALKED_SUFFIXES = DOCUMENT_SUFFIXES + tuple(suffix + ".gz" for suffix in DOCUMENT_SUFFIXES)
 URL_LIST_SUFFIXES = (".urls", ".list")
 URL_SNIFF_BYTES = 65536
 LOG_EVERY_S = 10.0
@@ -147,7 +150,7 @@ def _walk(directory: Path, problems: list[InputProblem]) -> Iterator[Path]:
     for root, dirs, files in os.walk(directory, onerror=unreadable):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(files):
-            if not name.startswith(".") and name.lower().endswith(DOCUMENT_SUFFIXES):
+            if not name.startswith(".") and name.lower().endswith(WALKED_SUFFIXES):
                 yield Path(root) / name
 
 
@@ -207,7 +210,8 @@ def expand_sources(sources: Sequence[str | Path]) -> tuple[list[Job], list[Input
             problems.extend(walk_problems)
             if not found and not walk_problems:
                 raise InputError(
-                    f"no {'/'.join(DOCUMENT_SUFFIXES)} files under {path}; check the directory"
+                    f"no {'/'.join(DOCUMENT_SUFFIXES)} files (or .gz of them) under {path}; "
+                    "check the directory"
                 )
             for item in found:
                 add_file(item)

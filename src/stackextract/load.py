@@ -6,6 +6,7 @@ import os
 import re
 import stat
 import sys
+import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,7 @@ MAX_BYTES_ENV = "STACKEXTRACT_MAX_BYTES"
 # tab, newline, vertical tab, form feed, carriage return, escape: found in real text files
 _TEXT_CONTROLS = frozenset(b"\t\n\x0b\x0c\r\x1b")
 _HTML_SUFFIXES = (".html", ".htm", ".xhtml")
+GZIP_SUFFIX = ".gz"
 _TEXT_SUFFIXES = (".txt", ".text", "")
 _URL_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 
@@ -171,6 +173,30 @@ def _read_bytes(path: Path, limit: int, *, streams: bool) -> bytes:
     return data
 
 
+def _gunzip(data: bytes, path: Path, limit: int) -> bytes:
+    """The content of a gzip file (every member), refused past `limit` bytes: a small file
+    can unpack to gigabytes."""
+    out = bytearray()
+    rest = data
+    try:
+        while rest:
+            unpacker = zlib.decompressobj(wbits=31)  # 31: a gzip header and trailer
+            out += unpacker.decompress(rest, limit + 1 - len(out))
+            if len(out) > limit or unpacker.unconsumed_tail:
+                raise InputError(
+                    f"{path} unpacks to over the {limit:,}-byte limit; set {MAX_BYTES_ENV} "
+                    "to a bigger number of bytes to read it"
+                )
+            if not unpacker.eof:
+                raise InputError(f"{path} is a truncated gzip file; fetch or copy it again")
+            rest = unpacker.unused_data.lstrip(b"\0")  # members may follow (or padding)
+    except zlib.error as exc:
+        raise InputError(
+            f"{path} is not a valid gzip file ({exc}); decompress it or fix its name"
+        ) from exc
+    return bytes(out)
+
+
 def _too_big(path: Path, limit: int, size: int | None) -> str:
     what = f"{size:,} bytes, over" if size is not None else "over"
     return (
@@ -180,7 +206,7 @@ def _too_big(path: Path, limit: int, size: int | None) -> str:
 
 
 def read_file(path: Path, *, max_bytes: int | None = None, streams: bool = False) -> Document:
-    """A local .html/.md/.mdx/.txt file as a Document.
+    """A local .html/.md/.mdx/.txt file (or one of those gzipped: .html.gz) as a Document.
 
     Refuses (InputError, stage "input") what cannot be a writeup: a missing file or broken
     link, a directory, a FIFO/socket/device (unless `streams`), a file over `max_bytes`
@@ -189,13 +215,16 @@ def read_file(path: Path, *, max_bytes: int | None = None, streams: bool = False
     """
     limit = default_max_bytes() if max_bytes is None else max_bytes
     data = _read_bytes(path, limit, streams=streams)
+    name = path.name.lower()
+    if name.endswith(GZIP_SUFFIX):  # saved pages are often kept compressed
+        data = _gunzip(data, path, limit)
+        name = name[: -len(GZIP_SUFFIX)]
     if not data.strip():
         raise CleanError(f"{path} is empty; there is nothing to extract")
     reason = _binary_reason(data)
     if reason:
         raise InputError(f"{path} looks binary, not text, HTML or markdown ({reason})")
     resolved = str(path.resolve())
-    name = path.name.lower()
     if name.endswith(_HTML_SUFFIXES):
         return document_from_html(data, path=resolved)
     text = _decode(data)
