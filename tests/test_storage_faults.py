@@ -235,6 +235,7 @@ def test_file_size_limit_fault_without_root(tmp_path: Path, all_docs: Path) -> N
     assert "free space or check the disk, then re-run" in line
     before = db_state(db)
     assert before.documents >= 1  # the fault landed mid-batch, after some documents
+    assert f"({before.documents} of {n_docs(all_docs)} sources are stored)" in line
     again = batch(all_docs, db=db)
     assert again.returncode == 0, again.stderr
     assert f"{before.documents} cached" in summary_line(again)

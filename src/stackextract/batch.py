@@ -571,8 +571,9 @@ class _Run:
             self.db_thread.shutdown(wait=True)
         s = self.summary
         s.skipped = max(0, s.total - s.done - s.cached - s.failed)
-        if self.store_error is not None:
-            raise self.store_error
+        if self.store_error is not None:  # say how far the run got: the summary is not printed
+            stored = f"{s.done + s.cached} of {s.total} sources are stored"
+            raise StoreError(f"{self.store_error} ({stored})") from self.store_error
         if self.fatal is not None:
             reason = one_line(str(self.fatal) or type(self.fatal).__name__, limit=300)
             raise ExtractionError(
