@@ -81,7 +81,14 @@ def test_a_misspelt_setting_is_a_config_error_for_either_backend(backend: str) -
 
     with pytest.raises(ConfigError, match="propose_unkown"):
         get_extractor(backend, base_url="http://127.0.0.1:9/v1", propose_unkown=False)
-    # the offline backend ignores the LLM's settings, so "auto" can fall back to it
+    # the offline backend ignores the LLM's settings, so "auto" can fall back to it; its list
+    # of them must name every keyword LLMExtractor takes
+    import inspect
+
+    from stackextract.extractors import _llm_setting_names
+
+    taken = set(inspect.signature(LLMExtractor).parameters) - {"options"}
+    assert taken <= _llm_setting_names()
     offline = get_extractor("offline", model="m", temperature=0.2, propose_unknown=False)
     assert offline.name in ("offline", "heuristic") and not offline.propose_unknown
 

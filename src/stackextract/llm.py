@@ -430,7 +430,8 @@ def _check_each_response_model_once() -> None:
     """instructor checks the response model for async validators (which its runtime cannot
     run) about four times a request, walking every field each time: ~1.3 ms of CPU a request.
     The answer for a class does not change, so instructor's own check runs once per class and
-    a class that passed is not walked again. Other behaviour of instructor is unchanged."""
+    a class that passed is not walked again (ours is checked here, when the first extractor is
+    built). Other behaviour of instructor is unchanged."""
     try:
         from instructor.v2.core import patch as instructor_patch
         from instructor.v2.validation import async_validators
@@ -450,6 +451,7 @@ def _check_each_response_model_once() -> None:
     async_validators.reject_async_validators = check_once
     if getattr(instructor_patch, "reject_async_validators", None) is original:
         instructor_patch.reject_async_validators = check_once
+    check_once(ExtractedStack)  # now, before a batch forks, not on the first request
 
 
 class LLMExtractor:
@@ -606,13 +608,9 @@ class LLMExtractor:
         a client must not cross a fork.
         """
         preload()
-        # the response model's JSON Schema and instructor's validator check, built once here
-        # (and shared by forked processes) instead of on the first request of each process
+        # the response model's JSON Schema, built once here (and shared by forked processes)
+        # instead of on the first request of each process
         ExtractedStack.model_json_schema()
-        with contextlib.suppress(ImportError, ValueError):
-            from instructor.v2.validation.async_validators import reject_async_validators
-
-            reject_async_validators(ExtractedStack)
         if in_process:
             self.async_client  # noqa: B018  (httpx transport, TLS context)
 

@@ -183,10 +183,7 @@ def _gunzip(data: bytes, path: Path, limit: int) -> bytes:
             unpacker = zlib.decompressobj(wbits=31)  # 31: a gzip header and trailer
             out += unpacker.decompress(rest, limit + 1 - len(out))
             if len(out) > limit or unpacker.unconsumed_tail:
-                raise InputError(
-                    f"{path} unpacks to over the {limit:,}-byte limit; set {MAX_BYTES_ENV} "
-                    "to a bigger number of bytes to read it"
-                )
+                raise InputError(_too_big(path, limit, None, unpacked=True))
             if not unpacker.eof:
                 raise InputError(f"{path} is a truncated gzip file; fetch or copy it again")
             rest = unpacker.unused_data.lstrip(b"\0")  # members may follow (or padding)
@@ -197,10 +194,11 @@ def _gunzip(data: bytes, path: Path, limit: int) -> bytes:
     return bytes(out)
 
 
-def _too_big(path: Path, limit: int, size: int | None) -> str:
+def _too_big(path: Path, limit: int, size: int | None, *, unpacked: bool = False) -> str:
     what = f"{size:,} bytes, over" if size is not None else "over"
+    verb = "unpacks to" if unpacked else "is"
     return (
-        f"{path} is {what} the {limit:,}-byte limit; set {MAX_BYTES_ENV} to a bigger "
+        f"{path} {verb} {what} the {limit:,}-byte limit; set {MAX_BYTES_ENV} to a bigger "
         "number of bytes to read it"
     )
 
