@@ -11,7 +11,9 @@
   pages, each in a fresh process; it must stay under 300 MB and not grow with N.
 - offline: the 181 pages of ../shared/benchmarks/article-extraction through the offline
   batch (clean + extract + ground + SQLite, process pool of os.cpu_count() workers) against
-  trafilatura.extract alone on the same pages in one process. Target: ratio <= 1.3.
+  its floor: trafilatura with exactly the settings `clean_html` uses, in as many forked
+  processes, on the same files, alternating floor and batch `--repeat` times in one run.
+  Targets: CPU <= 1.25x the floor, wall <= 1.2x.
 """
 
 from __future__ import annotations
@@ -370,54 +372,109 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def bench_offline(concurrency: int) -> list[tuple[str, str]]:
+def _floor_page(path: str) -> int:
+    """The floor for one page: trafilatura with exactly the settings `clean_html` uses (the
+    precision-first pass, and the balanced pass when that one is short), nothing else."""
     import trafilatura
+
+    from stackextract.sources.clean import _FALLBACK, _PRIMARY, FALLBACK_MIN_CHARS
+
+    html = Path(path).read_bytes()
+    text = trafilatura.extract(html, **_PRIMARY) or ""
+    if len(text) < FALLBACK_MIN_CHARS:
+        other = trafilatura.extract(html, **_FALLBACK) or ""
+        text = other if len(other) > len(text) else text
+    return len(text)
+
+
+def _floor_warm() -> None:
+    import trafilatura
+
+    from stackextract.batch.runner import _WARM_PAGE
+
+    trafilatura.extract(_WARM_PAGE)
+
+
+def _floor_run(paths: list[str], workers: int) -> tuple[float, float, int]:
+    """Wall and CPU (this process + its pool) of the floor over `paths` in `workers` forked
+    processes, started warm, as the batch starts its own."""
+    import concurrent.futures
+    import multiprocessing
+
+    _floor_warm()
+    t0, c0, k0 = time.perf_counter(), time.process_time(), _children_cpu()
+    with concurrent.futures.ProcessPoolExecutor(
+        max_workers=workers, mp_context=multiprocessing.get_context("fork")
+    ) as pool:
+        chars = sum(pool.map(_floor_page, paths, chunksize=1))
+    wall = time.perf_counter() - t0
+    cpu = time.process_time() - c0 + _children_cpu() - k0
+    return wall, cpu, chars
+
+
+def _batch_run(html_dir: Path, db: Path, workers: int, concurrency: int) -> tuple[float, float, Any]:
+    t0, c0, k0 = time.perf_counter(), time.process_time(), _children_cpu()
+    summary = run_batch(
+        [html_dir],
+        db=db,
+        backend="offline",
+        concurrency=concurrency,
+        workers=workers,
+        progress=False,
+    )
+    wall = time.perf_counter() - t0
+    cpu = time.process_time() - c0 + _children_cpu() - k0
+    return wall, cpu, summary
+
+
+def bench_offline(concurrency: int, repeat: int) -> list[tuple[str, str]]:
+    """The offline batch against its floor, alternating, `repeat` times, same workers."""
+    import statistics
 
     pages = sorted(ARTICLES.glob("*.html.gz"))
     if not pages:
         return [("offline", f"no pages under {ARTICLES}")]
-    rows: list[tuple[str, str]] = []
+    workers = os.cpu_count() or 1
+    walls: list[float] = []
+    cpus: list[float] = []
+    floor_walls: list[float] = []
+    floor_cpus: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
         html_dir = Path(tmp) / "html"
         html_dir.mkdir()
-        bodies = []
         for page in pages:
             data = gzip.decompress(page.read_bytes())
-            bodies.append(data)
             (html_dir / page.name.removesuffix(".gz")).write_bytes(data)
-        t0, c0 = time.perf_counter(), time.process_time()
-        for body in bodies:
-            trafilatura.extract(body)
-        alone, alone_cpu = time.perf_counter() - t0, time.process_time() - c0
-        t0, c0, k0 = time.perf_counter(), time.process_time(), _children_cpu()
-        summary = run_batch(
-            [html_dir],
-            db=Path(tmp) / "offline.db",
-            backend="offline",
-            concurrency=concurrency,
-            progress=False,
-        )
-        batch = time.perf_counter() - t0
-        parent_cpu = time.process_time() - c0
-        batch_cpu = parent_cpu + _children_cpu() - k0
-    rows += [
+        paths = [str(p) for p in sorted(html_dir.iterdir())]
+        summary = None
+        for i in range(repeat):
+            fw, fc, _ = _floor_run(paths, workers)
+            bw, bc, summary = _batch_run(html_dir, Path(tmp) / f"offline{i}.db", workers,
+                                         concurrency)
+            floor_walls.append(fw)
+            floor_cpus.append(fc)
+            walls.append(bw)
+            cpus.append(bc)
+    assert summary is not None
+    wall_ratios = [b / f for b, f in zip(walls, floor_walls, strict=True)]
+    cpu_ratios = [b / f for b, f in zip(cpus, floor_cpus, strict=True)]
+
+    def spread(values: list[float], unit: str = "") -> str:
+        return (f"median {statistics.median(values):.2f}{unit} "
+                f"(min {min(values):.2f}, max {max(values):.2f}, {len(values)} runs)")
+
+    return [
         ("offline: pages", f"{len(pages)} (done {summary.done}, failed {summary.failed})"),
-        ("offline: trafilatura.extract alone, 1 process", f"{alone:.2f} s"),
-        (
-            f"offline: batch (clean+extract+ground+SQLite, {os.cpu_count()} workers)",
-            f"{batch:.2f} s ({len(pages) / batch:.1f} pages/s)",
-        ),
-        ("offline: ratio batch / trafilatura (<= 1.3)", f"{batch / alone:.2f}"),
-        (
-            "offline: CPU s trafilatura / batch (of which parent)",
-            f"{alone_cpu:.2f} / {batch_cpu:.2f} ({parent_cpu:.2f})",
-        ),
-        (
-            "offline: best ratio on idle cores, CPU / (cores * traf CPU)",
-            f"{batch_cpu / ((os.cpu_count() or 1) * alone_cpu):.2f}",
-        ),
+        (f"offline: floor, trafilatura with clean's settings, {workers} processes, wall",
+         spread(floor_walls, " s")),
+        ("offline: floor CPU, all processes", spread(floor_cpus, " s")),
+        (f"offline: batch (clean+extract+ground+SQLite, {workers} workers), wall",
+         spread(walls, " s")),
+        ("offline: batch CPU, all processes", spread(cpus, " s")),
+        ("offline: batch / floor, CPU (<= 1.25)", spread(cpu_ratios)),
+        ("offline: batch / floor, wall (<= 1.2)", spread(wall_ratios)),
+        ("offline: pages per second, batch", f"{len(pages) / statistics.median(walls):.1f}"),
     ]
-    return rows
 
 
 def main() -> None:
@@ -433,6 +490,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--latency", type=float, default=0.2, help="model latency, seconds")
     parser.add_argument("--memory-sizes", default="500,2000")
+    parser.add_argument("--repeat", type=int, default=3, help="offline: floor/batch pairs")
     args = parser.parse_args()
     only = set(args.only.split(","))
     rows: list[tuple[str, str]] = [
@@ -446,7 +504,7 @@ def main() -> None:
         sizes = [int(x) for x in args.memory_sizes.split(",")]
         rows += bench_memory(sizes, args.concurrency)
     if "offline" in only:
-        rows += bench_offline(args.concurrency)
+        rows += bench_offline(args.concurrency, args.repeat)
     width = max(len(k) for k, _ in rows)
     print(f"\n$ {Path(sys.executable).name} benchmarks/batch.py {' '.join(sys.argv[1:])}")
     print(f"cpus: {os.cpu_count()}, python {sys.version.split()[0]}")

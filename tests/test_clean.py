@@ -263,3 +263,62 @@ def test_scorer_matches_the_published_definition() -> None:
     assert summary.precision == 1.0  # a page predicting nothing is left out of precision
     assert summary.recall == pytest.approx(0.5)
     assert summary.accuracy == pytest.approx(0.5)
+
+
+# --- the metadata kept: unchanged by skipping what is thrown away ----------------------------
+
+KEPT_FIELDS = ("title", "author", "date", "sitename", "hostname", "url", "description")
+
+
+def _fixture_pages() -> list[tuple[str, str, str | None]]:
+    truth = json.loads((BENCH / "ground-truth.json").read_text(encoding="utf-8"))
+    pages = []
+    for key, entry in sorted(truth.items()):
+        with gzip.open(BENCH / "html" / f"{key}.html.gz", "rt", encoding="utf-8") as fh:
+            pages.append((key[:12], fh.read(), entry["url"]))
+    pages.append(("mercurial", decode_html(MERCURIAL.read_bytes()), None))
+    pages.append(("tech", TECH_PAGE, "https://eng.example.com/our-stack"))
+    hostile = FIXTURES / "hostile" / "injection.html"
+    pages.append(("hostile", hostile.read_text(encoding="utf-8"), None))
+    return pages
+
+
+def test_kept_metadata_equals_trafilaturas_full_extraction() -> None:
+    """kept_metadata skips categories, tags and licence; what it keeps must not change."""
+    from trafilatura.metadata import extract_metadata
+    from trafilatura.utils import load_html
+
+    from stackextract.sources.clean import kept_metadata
+
+    found = 0
+    for name, html, url in _fixture_pages():
+        full = extract_metadata(load_html(html), url)
+        lean = kept_metadata(load_html(html), url)
+        for field in KEPT_FIELDS:
+            assert getattr(lean, field) == getattr(full, field), (name, field)
+            found += getattr(full, field) is not None
+    assert found >= 50, "the fixture pages carry too little metadata to compare"
+
+
+@pytest.mark.parametrize("name", ["mercurial", "tech", "hostile"])
+def test_cleaned_page_metadata_comes_from_the_kept_fields(name: str) -> None:
+    """clean_html's title, author, date, site name, description and language, page by page,
+    as the full trafilatura metadata gives them (through the same clean-up)."""
+    from trafilatura.metadata import extract_metadata
+    from trafilatura.utils import load_html
+
+    from stackextract.sources import clean as clean_module
+
+    html, url = next((h, u) for n, h, u in _fixture_pages() if n == name)
+    page = clean_html(html, url=url)
+    tree = load_html(html)
+    full = extract_metadata(tree, url)
+    assert page.title == clean_module._clean_field(full.title)
+    assert page.date == clean_module._iso_date(full.date)
+    assert page.description == clean_module._clean_field(full.description)
+    assert page.author == (
+        clean_module._clean_field(full.author) or clean_module._author_fallback(tree)
+    )
+    assert page.site_name == clean_module._site_name(full.sitename, full.hostname, tree, full.title)
+    assert page.language == clean_module._language(tree)
+    assert page.title

@@ -10,6 +10,7 @@ never takes a code identifier for a tool of the stack.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import re
 from copy import deepcopy
 from dataclasses import dataclass
@@ -18,12 +19,13 @@ from typing import Any
 from lxml.etree import _Element
 from lxml.html import HtmlElement
 from trafilatura import bare_extraction
-from trafilatura.metadata import extract_metadata
+from trafilatura import metadata as tm
+from trafilatura.settings import Document as PageMetadata
 from trafilatura.utils import detect_encoding, load_html
 
 from stackextract.errors import CleanError
 
-__all__ = ["CleanedPage", "clean_html", "decode_html"]
+__all__ = ["CleanedPage", "clean_html", "decode_html", "kept_metadata"]
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,7 @@ def clean_html(html: str | bytes, *, url: str | None = None) -> CleanedPage:
             f"no article text found in {where}; it does not parse as HTML, check the input",
             url=url,
         )
-    meta = extract_metadata(tree, url)
+    meta = kept_metadata(tree, url)
     _mark_preformatted(tree)
     body = _extract(tree, url)
     text = _render(body) if body is not None else ""
@@ -221,6 +223,47 @@ def _render(body: _Element) -> str:
 
 
 # --- metadata -----------------------------------------------------------------------------
+
+
+def kept_metadata(tree: HtmlElement, url: str | None = None) -> PageMetadata:
+    """trafilatura's `extract_metadata`, less what a CleanedPage never keeps.
+
+    The same steps in the same order for title, author, URL and host name, date (htmldate's
+    extensive search, as `extract_metadata` does by default), site name and description, so
+    that those come out unchanged (tests/test_clean.py compares them with the full call);
+    categories, tags and the licence are skipped: their XPath scans of the whole page were
+    about a third of the metadata's cost, for fields that are thrown away.
+    """
+    date_config = tm.set_date_params(True)
+    meta = tm.examine_meta(tree)
+    if meta.author and " " not in meta.author:
+        meta.author = None
+    with contextlib.suppress(Exception):  # trafilatura's own guard: bugs in its JSON-LD code
+        meta = tm.extract_meta_json(tree, meta)
+    if not meta.title:
+        meta.title = tm.extract_title(tree)
+    if not meta.author:
+        meta.author = tm.extract_author(tree)
+    if not meta.url:
+        meta.url = tm.extract_url(tree, url)
+    if meta.url:
+        meta.hostname = tm.extract_domain(meta.url, fast=True)
+    date_config["url"] = meta.url
+    meta.date = tm.find_date(tree, **date_config)
+    if not meta.sitename:
+        meta.sitename = tm.extract_sitename(tree)
+    if meta.sitename:
+        meta.sitename = meta.sitename.lstrip("@")
+        if meta.sitename and "." not in meta.sitename and not meta.sitename[0].isupper():
+            meta.sitename = meta.sitename.title()
+    elif meta.url:
+        match = tm.META_URL.match(meta.url)
+        if match:
+            meta.sitename = match[1]
+    meta.filedate = date_config.get("max_date")
+    meta.clean_and_trim()
+    return meta
+
 
 
 def _clean_field(value: str | None) -> str | None:
