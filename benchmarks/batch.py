@@ -412,7 +412,9 @@ def _floor_run(paths: list[str], workers: int) -> tuple[float, float, int]:
     return wall, cpu, chars
 
 
-def _batch_run(html_dir: Path, db: Path, workers: int, concurrency: int) -> tuple[float, float, Any]:
+def _batch_run(
+    html_dir: Path, db: Path, workers: int, concurrency: int
+) -> tuple[float, float, Any]:
     t0, c0, k0 = time.perf_counter(), time.process_time(), _children_cpu()
     summary = run_batch(
         [html_dir],

@@ -30,6 +30,7 @@ from stackextract.models import Document, Evidence, Provenance, Reason, Stack, T
 from stackextract.offline.extractor import HeuristicExtractor
 from stackextract.pipeline import extract, finish
 from stackextract.sources.load import load, read_file
+from stackextract.store.database import stack_json_text
 
 ROOT = Path(__file__).resolve().parent.parent
 HOSTILE = ROOT / "fixtures" / "hostile"
@@ -167,7 +168,8 @@ def _stored_tools(db: Path) -> list[tuple[str, str]]:
 
 def _stored_stacks(db: Path) -> list[dict[str, Any]]:
     with sqlite3.connect(db) as conn:
-        return [json.loads(r[0]) for r in conn.execute("SELECT stack_json FROM extractions")]
+        rows = conn.execute("SELECT stack_json FROM extractions")
+        return [json.loads(stack_json_text(r[0]) or "null") for r in rows]
 
 
 def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

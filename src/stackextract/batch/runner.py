@@ -280,6 +280,18 @@ def warm_up() -> None:
     # quick pattern does not parse (a port, an odd host), which would otherwise be a real page's
     with contextlib.suppress(Exception):  # a warm-up only: real pages report their own errors
         document_from_html(_WARM_PAGE, url="http://localhost:8080/warm-up")
+    _warm_date_parsing()
+
+
+def _warm_date_parsing() -> None:
+    """Load what htmldate loads on the first page whose date needs dateparser: the parser and
+    the locale data of every language (~1 s of CPU). Done before the pool forks, it is paid
+    once and shared, instead of once per worker inside a real page."""
+    with contextlib.suppress(Exception):
+        from htmldate import extractors
+
+        extractors.month_words()
+        extractors.get_external_parser().get_date_data("Published on 5 March 2024")
 
 
 def _warm(_: int = 0) -> int:

@@ -12,6 +12,7 @@ import json
 import os
 import re
 import sqlite3
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -234,7 +235,7 @@ class Store:
                 "dropped_items": int,
                 "chunks": int,
                 "company": str,
-                "stack_json": str,
+                "stack_json": bytes,  # the whole Stack, zlib-compressed JSON (pack_stack)
                 "created_at": str,
             },
             pk="id",
@@ -475,7 +476,7 @@ ORDER BY migrations DESC, m.from_tool, m.to_tool"""
                 "dropped_items": p.dropped_items,
                 "chunks": p.chunks,
                 "company": stack.company,
-                "stack_json": stack.model_dump_json(),
+                "stack_json": pack_stack(stack),
                 "created_at": p.created_at,
             },
         )
@@ -586,7 +587,7 @@ ORDER BY migrations DESC, m.from_tool, m.to_tool"""
                 f"WHERE {' AND '.join(where)} ORDER BY e.id DESC LIMIT 1",
                 params,
             ).fetchone()
-        return None if row is None else Stack.model_validate_json(row[0])
+        return None if row is None else unpack_stack(row[0])
 
     def cached_sources(self, config_key: str) -> Iterator[str]:
         """Every source that already has an extraction under this configuration (streamed)."""
@@ -615,7 +616,7 @@ ORDER BY migrations DESC, m.from_tool, m.to_tool"""
         with self._errors("read stacks"):
             cur = self.db.conn.execute(f"SELECT stack_json FROM {table} ORDER BY {order}")
             for (raw,) in cur:
-                yield Stack.model_validate_json(raw)
+                yield unpack_stack(raw)
 
     def counts(self) -> dict[str, int]:
         """Row count of each of our tables."""
@@ -641,6 +642,35 @@ ORDER BY migrations DESC, m.from_tool, m.to_tool"""
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def pack_stack(stack: Stack) -> bytes:
+    """The Stack as stored in `extractions.stack_json`: its JSON, zlib-compressed.
+
+    The item tables hold every tool, reason, regret and migration already; this copy is what
+    rebuilds the whole Stack (cache hits, export) and compresses to about a fifth.
+    """
+    return zlib.compress(stack.model_dump_json().encode("utf-8"), 6)
+
+
+def unpack_stack(raw: bytes | str) -> Stack:
+    """A Stack from `extractions.stack_json`: compressed (bytes) or, in older files, JSON text."""
+    if isinstance(raw, bytes):
+        try:
+            raw = zlib.decompress(raw)
+        except zlib.error as exc:
+            raise StoreError(f"a stored stack is damaged ({exc}); re-extract with --force") from exc
+    return Stack.model_validate_json(raw)
+
+
+def stack_json_text(raw: bytes | str | None) -> str | None:
+    """The JSON text of a stored `stack_json` value, compressed or not (for CSV export)."""
+    if isinstance(raw, bytes):
+        try:
+            return zlib.decompress(raw).decode("utf-8")
+        except (zlib.error, UnicodeDecodeError) as exc:
+            raise StoreError(f"a stored stack is damaged ({exc}); re-extract with --force") from exc
+    return raw
 
 
 def _default_timeout() -> float:

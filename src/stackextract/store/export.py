@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import IO
 
 from stackextract.errors import StoreError
-from stackextract.store.database import TABLES, Store
+from stackextract.store.database import TABLES, Store, stack_json_text
 
 
 @contextmanager
@@ -57,7 +57,10 @@ def export_csv(
         with _text_out(path) as fp:
             writer = csv.writer(fp)
             writer.writerow(header)
+            packed = header.index("stack_json") if "stack_json" in header else None
             for row in cur:
+                if packed is not None:  # the CSV holds the Stack's JSON text, not zlib bytes
+                    row = (*row[:packed], stack_json_text(row[packed]), *row[packed + 1 :])
                 writer.writerow(row)
         written[name] = path
     return written
