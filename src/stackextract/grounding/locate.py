@@ -11,8 +11,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from rapidfuzz import fuzz
-
 from stackextract.grounding.injection import Injection, find_injections, mask, overlaps
 from stackextract.models import Document, Evidence, Stack
 
@@ -118,6 +116,8 @@ class Grounder:
             return Span(offsets[idx], offsets[idx + len(norm_quote) - 1] + 1, "normalized")
         if len(norm_quote) < 12:  # too short for a fuzzy match to mean anything
             return None
+        from rapidfuzz import fuzz  # the last resort: not loaded by runs that never need it
+
         alignment = fuzz.partial_ratio_alignment(
             norm_quote, norm_text, score_cutoff=self.fuzzy_threshold
         )
