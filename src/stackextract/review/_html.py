@@ -37,18 +37,16 @@ main.review{display:grid;grid-template-columns:minmax(0,3fr) minmax(18rem,2fr);g
 padding:1rem 1.2rem}
 main.index{padding:1rem 1.2rem;max-width:80rem}
 @media (max-width:900px){main.review{grid-template-columns:1fr}}
-.text{white-space:pre-wrap;font:14px/1.6 ui-monospace,SFMono-Regular,Menlo,monospace;
+.text{white-space:pre-wrap;font:15px/1.65 Georgia,"DejaVu Serif",serif;
 border:1px solid var(--line);padding:.8rem;border-radius:4px;overflow-wrap:anywhere}
 aside.items{font-size:.9rem}
 aside.items h2,main.index h2{font-size:1.05rem;margin:1rem 0 .3rem}
 aside.items ol{padding-left:1.3rem;margin:.2rem 0}
 aside.items li{margin:.25rem 0}
 li:target,mark:target{outline:2px solid #ffab00;outline-offset:1px}
-mark{background:rgba(46,125,50,.16);color:inherit;border-bottom:2px solid var(--c,#2e7d32);
-padding:0 1px;cursor:pointer}
-mark[data-kind=reason]{background:rgba(0,137,123,.14)}
-mark[data-kind=regret]{background:rgba(198,40,40,.16)}
-mark[data-kind=migration]{background:rgba(239,108,0,.16)}
+mark{background:color-mix(in srgb,var(--c,#2e7d32) 15%,transparent);color:inherit;
+border-bottom:2px solid var(--c,#2e7d32);padding:0 1px;cursor:pointer}
+mark[data-kind=regret],mark[data-kind=migration]{border-bottom-width:3px}
 mark.low,li.low{opacity:.55}
 mark.low{border-bottom-style:dashed}
 .badge{display:inline-block;font-size:.72rem;padding:0 .35rem;border-radius:3px;color:#fff;
