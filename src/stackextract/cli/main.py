@@ -290,8 +290,8 @@ def review(source: str, output: str | None, graph_format: str | None, prefix: st
     A SQLite file is reviewed as stored; any other SOURCE is extracted first (offline or
     LLM, as for `extract`). Open the page offline in any browser; see docs/review.md.
     """
-    from .review import graph_text, is_database
-    from .review import review as write_review
+    from stackextract.review import graph_text, is_database
+    from stackextract.review import review as write_review
 
     settings = _settings(backend, model, base_url, mode, max_tokens, hints, catalog_path)
     settings["strict"] = strict
@@ -312,6 +312,32 @@ def review(source: str, output: str | None, graph_format: str | None, prefix: st
                         allow_private=allow_private, **settings)
     kind = "database" if is_database(source) else "source"
     click.echo(f"wrote {path} ({kind} review)", err=True)
+
+
+@main.command(name="datasette-metadata")
+@click.option("--db", type=click.Path(dir_okay=False, exists=True), required=True)
+@click.option("--prefix", default="", help="Table name prefix used when storing.")
+@click.option("--output", "-o", default="metadata.json", show_default=True,
+              help="File to write (- for stdout).")
+@click.option("--title", default=None, help="Title shown by Datasette.")
+@friendly_errors
+def datasette_metadata(db: str, prefix: str, output: str, title: str | None) -> None:
+    """Write Datasette's metadata.json: table/view descriptions, facets on status, category."""
+    import contextlib
+
+    from stackextract.errors import StoreError
+    from stackextract.store.database import Store
+    from stackextract.store.datasette import database_name, metadata
+
+    Store(db, prefix=prefix, read_only=True).close()  # ours? (else one line, nothing written)
+    with contextlib.suppress(StoreError):  # add views newer than the file (if writable)
+        Store(db, prefix=prefix).close()
+    text = json.dumps(metadata(database_name(db), prefix=prefix, title=title), indent=2)
+    if output == "-":
+        click.echo(text)
+        return
+    Path(output).write_text(text + "\n", encoding="utf-8")
+    click.echo(f"wrote {output}: datasette {db} -m {output}", err=True)
 
 
 @main.command(name="eval")

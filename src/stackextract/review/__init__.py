@@ -11,18 +11,21 @@ as Graphviz DOT or Mermaid. See docs/review.md.
 
 from __future__ import annotations
 
+import sys
+import types
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError
-from ..models import Document, Stack
-from . import graph
-from .index import DatabaseReview, layout, write_database_review
-from .page import LOW_CONFIDENCE, fragment, render_stack
+from stackextract.errors import InputError
+from stackextract.models import Document, Stack
+from stackextract.review import graph
+from stackextract.review._html import attr
+from stackextract.review.index import DatabaseReview, layout, write_database_review
+from stackextract.review.page import LOW_CONFIDENCE, fragment, render_stack
 
 __all__ = [
     "LOW_CONFIDENCE", "DatabaseReview", "fragment", "graph", "graph_text", "is_database",
-    "layout", "render_stack", "review", "write_database_review",
+    "layout", "notebook_html", "render_stack", "review", "write_database_review",
 ]
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -42,8 +45,8 @@ def _extract(
     source: str | Path, backend: str, allow_private: bool, **settings: Any
 ) -> tuple[Document, Stack]:
     """Load and extract one source (review sits above the pipeline, so it may call it)."""
-    from ..load import load
-    from ..pipeline import extract
+    from stackextract.pipeline import extract
+    from stackextract.sources.load import load
 
     document = load(source, allow_private=allow_private)
     return document, extract(document, backend=backend, **settings)
@@ -63,7 +66,7 @@ def review(source: str | Path, output: str | Path, *, prefix: str = "",
     out = Path(output)
     if out.is_dir():
         out = out / "review.html"
-    from .index import _write
+    from stackextract.review.index import _write
 
     _write(out, render_stack(stack, document.text))
     return out
@@ -75,8 +78,8 @@ def graph_text(source: str | Path, fmt: str, *, prefix: str = "", backend: str =
     if fmt not in ("dot", "mermaid"):
         raise InputError(f"unknown graph format {fmt!r}: use dot or mermaid")
     if is_database(source):
-        from ..store import Store
-        from .index import _stream
+        from stackextract.review.index import _stream
+        from stackextract.store import Store
 
         store = Store(source, prefix=prefix, read_only=True)
         try:
@@ -88,3 +91,22 @@ def graph_text(source: str | Path, fmt: str, *, prefix: str = "", backend: str =
         document, stack = _extract(source, backend, allow_private, **settings)
         g = graph.build([(document.content_sha256, stack.source.title or "", stack)])
     return graph.to_dot(g) if fmt == "dot" else graph.to_mermaid(g)
+
+
+def notebook_html(stack: Stack, text: str | None = None) -> str:
+    """The review page of one Stack inside a sandboxed <iframe srcdoc> (its CSS and script
+    stay inside). Uses `text`, else the text `extract` attached, else shows quotes alone."""
+    page = render_stack(stack, text if text is not None else stack.attached_text())
+    return (f'<iframe sandbox="allow-scripts" srcdoc={attr(page)} '
+            'style="width:100%;height:640px;border:1px solid #ddd"></iframe>')
+
+
+class _CallableModule(types.ModuleType):
+    """`stackextract.review(...)` calls `review()`, whether the name was first reached as the
+    subpackage or as the function."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Path:
+        return review(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from ..models import Stack
-from ._html import attr, esc, slug
+from stackextract.models import Stack
+from stackextract.review._html import attr, esc, slug
 
 MAX_SVG_EDGES = 60  # the heaviest edges are drawn; the table below the graph lists them all
 

@@ -16,15 +16,19 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..errors import InputError
-from ..models import Stack, Status
-from ..store import Store
-from . import graph as _graph
-from ._html import attr, esc, link, page, slug
-from .page import counts, render_stack, stack_title
+from stackextract.errors import InputError
+from stackextract.models import Stack, Status
+from stackextract.review import graph as _graph
+from stackextract.review._html import attr, esc, link, page, slug
+from stackextract.review.page import counts, render_stack, stack_title
+
+if TYPE_CHECKING:
+    from stackextract.store import Store
 
 PER_PAGE = 200
 TOP = 20
@@ -69,7 +73,7 @@ def _rows(store: Store) -> list[tuple[int, str]]:
         return [(int(i), str(s)) for i, s in cur]
 
 
-def _stream(store: Store):  # type: ignore[no-untyped-def]
+def _stream(store: Store) -> Iterator[tuple[int, str, Stack, str]]:
     q = store._q
     with store._errors("read documents"):
         cur = store.db.conn.execute(
@@ -87,6 +91,8 @@ def _nav(links: list[tuple[str, str | None]]) -> str:
 def write_database_review(db: str | Path, output: str | Path, *, prefix: str = "",
                           per_page: int = PER_PAGE) -> DatabaseReview:
     """Write the index and one page per stored document (its latest extraction)."""
+    from stackextract.store import Store
+
     index_path, docs_dir = layout(output)
     docs_rel = docs_dir.name
     index_from_doc = f"../{index_path.name}"

@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..models import Evidence, Stack
-from ._html import KIND_COLOURS, STATUS_COLOURS, attr, esc, legend, link, page
+from stackextract.models import Evidence, Stack
+from stackextract.review._html import KIND_COLOURS, STATUS_COLOURS, attr, esc, legend, link, page
 
 LOW_CONFIDENCE = 0.65  # below this an item is drawn faded (the default filter keeps >= 0.5)
 _QUOTE_CHARS = 160
