@@ -6,6 +6,7 @@ and the flags that keep it off the network (no background fetches, no component 
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import tempfile
@@ -28,6 +29,9 @@ def chromium() -> str | None:
 
 def need_chromium() -> str:
     exe = chromium()
+    if exe is None and os.environ.get("STACKEXTRACT_REQUIRE_CHROMIUM"):
+        pytest.fail("headless Chromium is required here (STACKEXTRACT_REQUIRE_CHROMIUM) but "
+                    "not installed: apt-get install -y chromium")
     if exe is None:
         pytest.skip("headless Chromium not installed (apt-get install -y chromium; "
                     ".ci/run installs it)")

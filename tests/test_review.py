@@ -227,7 +227,7 @@ def test_database_review_index_graph_and_pages(corpus_db: Path, tmp_path: Path) 
                        for m in stacks[doc_id].migrations)
     nodes = dom.xpath("//svg//a[@class='node']")
     assert nodes and all(n.get("href")[1:] in ids for n in nodes)
-    listed = dom.xpath("//table[@class='docs']//tr/td[1]/a/@href")
+    listed = dom.xpath("//table[@class='docs']//tr/td[2]/a/@href")
     assert len(listed) == len(doc_ids)
     # one document page, fully checked against its stored text and stack
     doc_id = next(i for i in doc_ids if stacks[i].migrations)
@@ -252,9 +252,9 @@ def test_database_review_paginates_the_document_list(tmp_path: Path) -> None:
     assert (docs / "list-2.html").is_file() and (docs / "list-3.html").is_file()
     assert not (docs / "list-4.html").exists()
     index = lxml.html.fromstring((tmp_path / "r.html").read_text())
-    assert len(index.xpath("//table[@class='docs']//tr/td[1]/a")) == 3
+    assert len(index.xpath("//table[@class='docs']//tr/td[2]/a")) == 3
     page3 = lxml.html.fromstring((docs / "list-3.html").read_text())
-    hrefs = page3.xpath("//table[@class='docs']//tr/td[1]/a/@href")
+    hrefs = page3.xpath("//table[@class='docs']//tr/td[2]/a/@href")
     assert len(hrefs) == 1 and (docs / hrefs[0]).is_file()
     edge = result.graph.edges[("mongodb", "postgresql")]
     assert edge.weight == 7

@@ -64,6 +64,7 @@ td.n{text-align:right;font-variant-numeric:tabular-nums}
 .cols{display:flex;flex-wrap:wrap;gap:2rem}
 svg.graph a:hover rect,svg.graph a:hover path{opacity:.75}
 svg.graph text{font:12px system-ui,sans-serif}
+.lazy{content-visibility:auto;contain-intrinsic-size:auto 2000px}
 .apart{border-left:3px solid #c62828;padding-left:.6rem}
 """
 

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from stackextract.store import Store
 
 PER_PAGE = 200
+SHORT_LINKS_OVER = 40  # edges; above this the edge table links documents by number
 TOP = 20
 _STATUSES = [s.value for s in Status]
 
@@ -181,7 +182,7 @@ def _doc_row(doc_id: int, source: str, stack: Stack, docs_rel: str) -> str:
     url = stack.source.final_url or stack.source.url
     where = link(url) if url else esc(stack.source.path or source)
     ungrounded = c["tools"] - c["grounded"]
-    return (f"<tr><td><a href={attr(f'{docs_rel}/{doc_id}.html')}>"
+    return (f"<tr><td class=\"n\">{doc_id}</td><td><a href={attr(f'{docs_rel}/{doc_id}.html')}>"
             f"{esc(stack_title(stack))}</a><br><span class=\"quote\">{where}</span></td>"
             f"<td class=\"n\">{c['tools']}</td><td class=\"n\">{ungrounded}</td>"
             f"<td class=\"n\">{c['reasons']}</td><td class=\"n\">{c['regrets']}</td>"
@@ -189,7 +190,7 @@ def _doc_row(doc_id: int, source: str, stack: Stack, docs_rel: str) -> str:
 
 
 def _doc_table(rows: list[str]) -> str:
-    return ("<table class=\"docs\"><tr><th>document</th><th>tools</th><th>not found</th>"
+    return ("<table class=\"docs\"><tr><th>#</th><th>document</th><th>tools</th><th>not found</th>"
             "<th>reasons</th><th>regrets</th><th>migrations</th></tr>" + "".join(rows)
             + "</table>")
 
@@ -207,20 +208,26 @@ def _regret_table(regrets: Counter[str], docs: Counter[str], top: int) -> str:
     return f"<table><tr><th>tool</th><th>regrets</th><th>documents</th></tr>{rows}</table>"
 
 
-def _doc_links(documents: list[tuple[str, str]], docs_rel: str) -> str:
+def _doc_links(documents: list[tuple[str, str]], docs_rel: str, *, short: bool = False) -> str:
+    """Links to document pages: titled, or (`short`) by number (the # column of the document
+    list), which keeps the index small when hundreds of documents sit behind the graph."""
+    if short:
+        return " ".join(f"<a href={attr(f'{docs_rel}/{key}.html')}>{esc(key)}</a>"
+                        for key, _ in documents)
     return ", ".join(f"<a href={attr(f'{docs_rel}/{key}.html')}>{esc(title)}</a>"
                      for key, title in documents)
 
 
 def _edge_table(g: _graph.MigrationGraph, docs_rel: str) -> str:
+    short = len(g.edges) > SHORT_LINKS_OVER
     rows = "".join(
         f"<tr id={attr(_graph.edge_id(e))} class=\"edge-row\"><td>{esc(e.from_tool)}</td>"
         f"<td>{esc(e.to_tool)}</td><td class=\"n\">{e.weight}</td>"
-        f"<td>{_doc_links(e.documents, docs_rel)}</td></tr>"
+        f"<td>{_doc_links(e.documents, docs_rel, short=short)}</td></tr>"
         for e in g.sorted_edges())
     if not rows:
         return ""
-    return ("<table class=\"edges\"><tr><th>from</th><th>to</th><th>documents</th>"
+    return ("<table class=\"edges lazy\"><tr><th>from</th><th>to</th><th>documents</th>"
             f"<th>which</th></tr>{rows}</table>")
 
 
@@ -237,18 +244,18 @@ def _node_lists(g: _graph.MigrationGraph, docs_rel: str) -> str:
         to = dict.fromkeys(d["to"])
         bits = []
         if away:
-            bits.append("moved away in " + _doc_links(list(away), docs_rel))
+            bits.append("moved away in " + _doc_links(list(away), docs_rel, short=True))
         if to:
-            bits.append("moved to in " + _doc_links(list(to), docs_rel))
+            bits.append("moved to in " + _doc_links(list(to), docs_rel, short=True))
         items.append(f"<li id={attr(_graph.node_id(name))}><b>{esc(name)}</b>: "
                      + "; ".join(bits) + "</li>")
-    return ("<h3>Documents by tool in the graph</h3><ul class=\"nodes\">" + "".join(items)
-            + "</ul>")
+    return ("<h3>Documents by tool in the graph (by document number)</h3>"
+            "<ul class=\"nodes lazy\">" + "".join(items) + "</ul>")
 
 
 def _category_tables(by_category: dict[str, dict[str, Counter[str]]]) -> str:
     head = "".join(f"<th>{esc(s.replace('_', ' '))}</th>" for s in _STATUSES)
-    out = ['<div class="cols">']
+    out = ['<div class="cols lazy">']
     for category in sorted(by_category, key=lambda c: (-len(by_category[c]), c)):
         tools = by_category[category]
         rows = "".join(
