@@ -36,10 +36,12 @@ nav.pager a{margin-right:.8rem}
 main.review{display:grid;grid-template-columns:minmax(0,3fr) minmax(18rem,2fr);gap:1.2rem;
 padding:1rem 1.2rem}
 main.index{padding:1rem 1.2rem;max-width:80rem}
-@media (max-width:900px){main.review{grid-template-columns:1fr}}
+@media (max-width:900px){main.review{grid-template-columns:1fr}
+aside.items{position:static;max-height:none}}
 .text{white-space:pre-wrap;font:15px/1.65 Georgia,"DejaVu Serif",serif;
 border:1px solid var(--line);padding:.8rem;border-radius:4px;overflow-wrap:anywhere}
-aside.items{font-size:.9rem}
+aside.items{font-size:.9rem;position:sticky;top:0;max-height:100vh;overflow:auto;
+align-self:start}
 aside.items h2,main.index h2{font-size:1.05rem;margin:1rem 0 .3rem}
 aside.items ol{padding-left:1.3rem;margin:.2rem 0}
 aside.items li{margin:.25rem 0}

@@ -111,6 +111,23 @@ def node_id(name: str) -> str:
     return f"node-{slug(name)}"
 
 
+def _order(edges: list[Edge], left: dict[str, int],
+           right: dict[str, int]) -> tuple[list[str], list[str]]:
+    """Column orders with few crossings: heaviest first, then a few barycentre sweeps (each
+    node moves to the mean row of its neighbours on the other side)."""
+    lorder = sorted(left, key=lambda n: (-left[n], n.casefold()))
+    rorder = sorted(right, key=lambda n: (-right[n], n.casefold()))
+    for _ in range(4):
+        for fixed, moving, a, b in ((lorder, rorder, 0, 1), (rorder, lorder, 1, 0)):
+            row = {n: i for i, n in enumerate(fixed)}
+            sums: dict[str, list[float]] = {}
+            for e in edges:
+                ends = (e.from_tool, e.to_tool)
+                sums.setdefault(ends[b], []).append(row[ends[a]])
+            moving.sort(key=lambda n: (sum(sums[n]) / len(sums[n]), n.casefold()))
+    return lorder, rorder
+
+
 def to_svg(graph: MigrationGraph, *, href: Callable[[str], str] | None = None) -> str:
     """Inline SVG: sources left, targets right, stroke width by weight. Nodes and edges link
     to `href(anchor id)` (default: `#anchor` on the same page)."""
@@ -123,8 +140,7 @@ def to_svg(graph: MigrationGraph, *, href: Callable[[str], str] | None = None) -
     for e in edges:
         left[e.from_tool] = left.get(e.from_tool, 0) + e.weight
         right[e.to_tool] = right.get(e.to_tool, 0) + e.weight
-    lorder = sorted(left, key=lambda n: (-left[n], n.casefold()))
-    rorder = sorted(right, key=lambda n: (-right[n], n.casefold()))
+    lorder, rorder = _order(edges, left, right)
     row, top, box_w, width = 26, 14, 170, 760
     height = top * 2 + row * max(len(lorder), len(rorder))
     ly = {n: top + i * row + row // 2 for i, n in enumerate(lorder)}
