@@ -276,6 +276,20 @@ def test_graph_as_dot_and_mermaid(corpus_db: Path, tmp_path: Path) -> None:
     assert sum(1 for line in text.splitlines() if "-->|" in line) == len(pairs)
 
 
+def test_graph_ids_stay_distinct_for_names_with_the_same_slug() -> None:
+    from stackextract.review import graph
+
+    doc = make_document()
+    stacks = []
+    for name in ("C", "C++", "C#"):
+        stack = make_stack(doc)
+        stack.migrations[0].from_tool = name
+        stacks.append((name, name, stack))
+    g = graph.build(stacks)
+    assert len({graph.node_id(n) for n in g.nodes()}) == 4
+    assert len({graph.edge_id(e) for e in g.sorted_edges()}) == 3
+
+
 def test_graph_text_escapes_names() -> None:
     from stackextract.review import graph
 

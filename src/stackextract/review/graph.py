@@ -8,6 +8,7 @@ spelling seen is shown.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -103,12 +104,18 @@ def to_mermaid(graph: MigrationGraph) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _tag(*names: str) -> str:
+    """A short digest, so that names with the same slug (C, C++, C#) get distinct ids."""
+    key = "\x00".join(" ".join(n.split()).casefold() for n in names)
+    return hashlib.sha1(key.encode("utf-8")).hexdigest()[:8]
+
+
 def edge_id(e: Edge) -> str:
-    return f"mig-{slug(e.from_tool)}--{slug(e.to_tool)}"
+    return f"mig-{slug(e.from_tool)}--{slug(e.to_tool)}-{_tag(e.from_tool, e.to_tool)}"
 
 
 def node_id(name: str) -> str:
-    return f"node-{slug(name)}"
+    return f"node-{slug(name)}-{_tag(name)}"
 
 
 def _order(edges: list[Edge], left: dict[str, int],
