@@ -156,3 +156,17 @@ def test_python_review_of_a_database(tmp_path: Path) -> None:
     index = stackextract.review(db, tmp_path / "site")
     assert index == tmp_path / "site" / "index.html"
     assert len(list((tmp_path / "site" / "docs").glob("*.html"))) == 3
+
+
+def test_review_of_a_shared_database_uses_the_prefix(tmp_path: Path) -> None:
+    import stackextract
+    from stackextract.errors import StoreError
+
+    db = _db(tmp_path / "shared.db", prefix="se_")
+    index = stackextract.review(db, tmp_path / "r.html", prefix="se_")
+    assert index == tmp_path / "r.html"
+    assert len(list((tmp_path / "r_docs").glob("*.html"))) == 3
+    with pytest.raises(StoreError, match="no stackextract tables"):
+        stackextract.review(db, tmp_path / "other.html")  # unprefixed: not ours
+    dot = stackextract.review.graph_text(db, "mermaid", prefix="se_")
+    assert dot.count("-->|3|") == 1  # MongoDB -> PostgreSQL in all three documents
