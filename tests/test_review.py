@@ -109,9 +109,31 @@ def test_single_source_review_marks_every_span_in_chromium(tmp_path: Path) -> No
     dom = lxml.html.fromstring(dump_dom(out))
     check_review_dom(dom, document, stack)
     assert dom.findtext(".//title") == f"Review: {document.title}"
-    low = [m for m in dom.iter("mark") if "low" in (m.get("class") or "")]
-    assert all(float(m.get("data-confidence")) < 0.65 for m in low)
-    assert low, "this writeup has low-confidence (unknown) tools; they are drawn faded"
+    for mark in dom.iter("mark"):  # faded exactly when below the threshold
+        low = float(mark.get("data-confidence")) < 0.65
+        assert ("low" in (mark.get("class") or "")) == low
+
+
+def test_low_confidence_and_ungrounded_items_are_shown_apart() -> None:
+    from stackextract.review import render_stack
+
+    doc = make_document()
+    stack = make_stack(doc)
+    stack.tools[1].confidence = 0.55  # Redis: faded
+    stack.reasons[0].evidence[0].grounded = False  # the reason's only quote: not found
+    stack.provenance.dropped_items = 2
+    dom = lxml.html.fromstring(render_stack(stack, doc.text))
+    redis = dom.get_element_by_id("tool-1")
+    assert redis.get("class") == "low" and "0.55" in redis.text_content()
+    pieces = dom.xpath("//mark[@data-item='tool-1']")  # split: it crosses tool-0's span
+    assert len(pieces) == 2 and {m.get("class") for m in pieces} == {"low"}
+    assert "".join(m.text_content() for m in pieces) == "Postgres and Redis"
+    apart = dom.get_element_by_id("ungrounded")
+    assert [li.get("id") for li in apart.iter("li")] == ["reason-0"]
+    assert "2 item(s) dropped" in apart.text_content()
+    assert dom.xpath("//mark[@data-item='reason-0']") == []
+    vue = dom.get_element_by_id("tool-3")  # one quote found, one not: both said
+    assert "not found in the text: not in the text" in vue.text_content()
 
 
 def test_screenshot_of_a_bundled_writeup_is_kept(tmp_path: Path) -> None:
