@@ -49,6 +49,7 @@ li:target,mark:target{outline:2px solid #ffab00;outline-offset:1px}
 mark{background:color-mix(in srgb,var(--c,#2e7d32) 15%,transparent);color:inherit;
 border-bottom:2px solid var(--c,#2e7d32);padding:0 1px;cursor:pointer}
 mark[data-kind=regret],mark[data-kind=migration]{border-bottom-width:3px}
+b.name{font-weight:650}
 mark.low,li.low{opacity:.55}
 mark.low{border-bottom-style:dashed}
 .badge{display:inline-block;font-size:.72rem;padding:0 .35rem;border-radius:3px;color:#fff;

@@ -9,6 +9,7 @@ text are listed apart, with the number of items the pipeline dropped.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,7 +97,32 @@ def _locate(items: list[_Item], text: str | None, prefix: str) -> list[_Span]:
     return spans
 
 
+def _close_tag(span: _Span) -> str:
+    return "</b>" if span.kind == "name" else "</mark>"
+
+
+def _names(stack: Stack, items: list[_Item], text: str) -> list[_Span]:
+    """Where each tool's name (as written, or canonical) sits inside its own quotes: drawn
+    bold so the eye finds the tool in a highlighted sentence."""
+    spans: dict[tuple[int, int], _Span] = {}
+    for tool, item in zip(stack.tools, items, strict=False):
+        words = sorted({w.strip() for w in (tool.name, tool.canonical) if w.strip()}, key=len)
+        if not words:
+            continue
+        # whole words only ("C" is not every c), the longer spelling first
+        pattern = re.compile(r"(?<!\w)(?:" + "|".join(re.escape(w) for w in reversed(words))
+                             + r")(?!\w)", re.IGNORECASE)
+        for _, ev in item.marks:
+            start, end = int(ev.start or 0), int(ev.end or 0)
+            for found in pattern.finditer(text, start, end):
+                key = (found.start(), found.end())
+                spans.setdefault(key, _Span(*key, "", "", "name", "", 1.0, ""))
+    return list(spans.values())
+
+
 def _open_tag(span: _Span, first: bool) -> str:
+    if span.kind == "name":
+        return '<b class="name">'
     colour = STATUS_COLOURS.get(span.status, "#555") if span.kind == "tool" else (
         KIND_COLOURS[span.kind])
     cls = ' class="low"' if span.confidence < LOW_CONFIDENCE else ""
@@ -118,7 +144,8 @@ def highlight(text: str, spans: list[_Span]) -> str:
         starts.setdefault(s.start, []).append(s)
         ends.add(s.end)
     for group in starts.values():
-        group.sort(key=lambda s: -s.end)  # the longest opens first, so shorter ones nest
+        # the longest opens first, so shorter ones nest; a name's <b> goes innermost
+        group.sort(key=lambda s: (s.kind == "name", -s.end))
     bounds = sorted(set(starts) | ends)
     out: list[str] = []
     stack: list[_Span] = []
@@ -131,7 +158,7 @@ def highlight(text: str, spans: list[_Span]) -> str:
             # close down to the deepest span that ends here, then reopen the survivors
             deepest = min(i for i, s in enumerate(stack) if s.end == p)
             reopen = [s for s in stack[deepest:] if s.end != p]
-            out.append("</mark>" * (len(stack) - deepest))
+            out.append("".join(_close_tag(s) for s in reversed(stack[deepest:])))
             del stack[deepest:]
             for s in reopen:
                 out.append(_open_tag(s, False))
@@ -140,7 +167,7 @@ def highlight(text: str, spans: list[_Span]) -> str:
             out.append(_open_tag(s, s.mark_id not in opened))
             opened.add(s.mark_id)
             stack.append(s)
-    out.append("</mark>" * len(stack))
+    out.append("".join(_close_tag(s) for s in reversed(stack)))
     out.append(esc(text[pos:]))
     return "".join(out)
 
@@ -232,7 +259,7 @@ def fragment(stack: Stack, text: str | None, *, prefix: str = "",
         return f"{head}<main class=\"review\"><div>{body}</div><aside class=\"items\">" \
                f"{_lists(items, stack, prefix)}</aside></main>"
     return (f'{head}<main class="review"><div class="text" id={attr(prefix + "text")}>'
-            f"{highlight(text, spans)}</div><aside class=\"items\">"
+            f"{highlight(text, spans + _names(stack, items, text))}</div><aside class=\"items\">"
             f"{_lists(items, stack, prefix)}</aside></main>")
 
 
