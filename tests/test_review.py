@@ -336,3 +336,15 @@ def test_review_errors_are_one_line(tmp_path: Path) -> None:
     assert other.stderr.count("\n") == 1
     no_output = run("review", str(HTML_PAGE))
     assert no_output.returncode == 2 and "-o" in no_output.stderr
+
+
+def test_graph_of_one_source_and_help() -> None:
+    source = CORPUS / "06_wg2-jenkins-to-concourse-2019.md"
+    proc = run("review", str(source), "--graph", "mermaid", "--backend", "offline")
+    assert proc.returncode == 0, proc.stderr
+    _, stack = extracted(source)
+    lines = [line for line in proc.stdout.splitlines() if "-->|1|" in line]
+    assert len(lines) == len({(m.from_tool, m.to_tool) for m in stack.migrations}) >= 1
+    assert '["Jenkins"]' in proc.stdout and '["Concourse"]' in proc.stdout
+    helped = run("review", "--help")
+    assert "--graph" in helped.stdout and "database" in helped.stdout
