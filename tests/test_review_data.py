@@ -170,3 +170,14 @@ def test_review_of_a_shared_database_uses_the_prefix(tmp_path: Path) -> None:
         stackextract.review(db, tmp_path / "other.html")  # unprefixed: not ours
     dot = stackextract.review.graph_text(db, "mermaid", prefix="se_")
     assert dot.count("-->|3|") == 1  # MongoDB -> PostgreSQL in all three documents
+
+
+def test_python_review_of_a_stack(tmp_path: Path) -> None:
+    import stackextract
+
+    stack = stackextract.extract(CORPUS / "06_wg2-jenkins-to-concourse-2019.md",
+                                 backend="offline")
+    out = stackextract.review(stack, tmp_path)  # a folder: review.html inside
+    assert out == tmp_path / "review.html"
+    dom = lxml.html.fromstring(out.read_text(encoding="utf-8"))
+    assert dom.get_element_by_id("text").text_content() == stack.attached_text()

@@ -52,23 +52,28 @@ def _extract(
     return document, extract(document, backend=backend, **settings)
 
 
-def review(source: str | Path, output: str | Path, *, prefix: str = "",
+def review(source: str | Path | Stack, output: str | Path, *, prefix: str = "",
            backend: str = "auto", allow_private: bool = False, **settings: Any) -> Path:
-    """Write the review of a database (index + pages) or of one source (one page).
+    """Write the review of a database (index + pages), of one source, or of a Stack.
 
     A SQLite file is reviewed as stored (latest extraction per document, `prefix` for
-    shared databases); anything else is loaded and extracted first (`backend` and
-    `settings` as for `stackextract.extract`). Returns the path of the page to open.
+    shared databases); a Stack as it is (with the text `extract` attached to it, if any);
+    anything else is loaded and extracted first (`backend` and `settings` as for
+    `stackextract.extract`). Returns the path of the page to open.
     """
-    if is_database(source):
+    from stackextract.review.index import _write
+
+    if isinstance(source, Stack):
+        stack, text = source, source.attached_text()
+    elif is_database(source):
         return write_database_review(source, output, prefix=prefix).index
-    document, stack = _extract(source, backend, allow_private, **settings)
+    else:
+        document, stack = _extract(source, backend, allow_private, **settings)
+        text = document.text
     out = Path(output)
     if out.is_dir():
         out = out / "review.html"
-    from stackextract.review.index import _write
-
-    _write(out, render_stack(stack, document.text))
+    _write(out, render_stack(stack, text))
     return out
 
 
