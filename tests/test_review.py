@@ -22,6 +22,7 @@ from browser import ARTIFACTS, dump_dom, screenshot
 from conftest import CORPUS, FIXTURES, HTML_PAGE
 from stackextract.models import Document, Stack, Tool
 from stackextract.store import Store
+from stackextract.store.database import unpack_stack
 
 EXE = [sys.executable, "-m", "stackextract"]
 HOSTILE = FIXTURES / "hostile" / "review-xss.html"
@@ -226,7 +227,7 @@ def test_database_review_index_graph_and_pages(corpus_db: Path, tmp_path: Path) 
         pairs = {(a.casefold(), b.casefold()): n for a, b, n in conn.execute(
             "SELECT from_tool, to_tool, documents FROM migration_pairs")}
         texts = dict(conn.execute("SELECT id, text FROM documents"))
-        stacks = {i: Stack.model_validate_json(raw) for i, raw in conn.execute(
+        stacks = {i: unpack_stack(raw) for i, raw in conn.execute(
             "SELECT document_id, stack_json FROM latest_stacks")}
     finally:
         conn.close()

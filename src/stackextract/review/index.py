@@ -75,13 +75,15 @@ def _rows(store: Store) -> list[tuple[int, str]]:
 
 
 def _stream(store: Store) -> Iterator[tuple[int, str, Stack, str]]:
+    from stackextract.store.database import unpack_stack
+
     q = store._q
     with store._errors("read documents"):
         cur = store.db.conn.execute(
             f"SELECT l.document_id, l.source, l.stack_json, d.text FROM {q('latest_stacks')} l "
             f"JOIN {q('documents')} d ON d.id = l.document_id ORDER BY l.extraction_id")
         for doc_id, source, raw, text in cur:
-            yield int(doc_id), str(source), Stack.model_validate_json(raw), text
+            yield int(doc_id), str(source), unpack_stack(raw), text
 
 
 def _nav(links: list[tuple[str, str | None]]) -> str:

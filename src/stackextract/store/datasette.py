@@ -12,7 +12,8 @@ _TABLES: dict[str, tuple[str, str, list[str]]] = {
     "documents": ("Documents", "One row per source (URL or path) and content version: the "
                   "cleaned text the extractor read, with its metadata.", []),
     "extractions": ("Extractions", "One row per document and extraction configuration "
-                    "(backend, model, prompt); stack_json holds the whole Stack.",
+                    "(backend, model, prompt); stack_json holds the whole Stack "
+                    "(zlib-compressed JSON).",
                     ["backend", "model"]),
     "tools": ("Tools", "A tool named in a writeup: canonical name, category, the team's "
               "status (uses, used_previously, evaluated, planned) and the quote behind it.",
