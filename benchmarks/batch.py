@@ -53,7 +53,9 @@ stackextract.sources.fetch.ssl_context()
 stackextract.batch.warm_up()
 SETUP_S = time.perf_counter() - _SETUP_STARTED
 
-ARTICLES = ROOT.parent / "shared" / "benchmarks" / "article-extraction" / "html"
+# ../shared beside the repository (as in CI); STACKEXTRACT_SHARED points elsewhere (a worktree)
+SHARED = Path(os.environ.get("STACKEXTRACT_SHARED") or ROOT.parent / "shared")
+ARTICLES = SHARED / "benchmarks" / "article-extraction" / "html"
 
 # A minimal valid extraction whose quotes occur in batch_helpers.PAGE_TEMPLATE.
 PAYLOAD: dict[str, Any] = {

@@ -54,7 +54,7 @@ DEFAULT_DOCS = [
     "06_wg2-jenkins-to-concourse-2019.md",
     "10_teamdash-mysql-to-postgres-2023.md",
 ]
-RECORDED_SETTINGS = {"chunk_tokens": 1200, "max_tokens": 4096, "max_reasks": 1, "max_retries": 0}
+RECORDED_SETTINGS = {"context_tokens": 8192, "max_tokens": 4096, "max_reasks": 1, "max_retries": 0}
 _CREDENTIALS = {
     "a key-shaped string": re.compile(r"\b(?:sk|key|token)-[A-Za-z0-9_\-]{6,}"),
     "a bearer credential": re.compile(r"(?i)\bbearer\s+\S"),

@@ -101,11 +101,7 @@ def _optional_name(value: Any) -> Any:
 
 Name = Annotated[str, _cut(NAME_MAX), Field(min_length=1, max_length=NAME_MAX)]
 Text = Annotated[str, _cut(TEXT_MAX), Field(max_length=TEXT_MAX)]
-Quote = Annotated[
-    str,
-    _cut(QUOTE_MAX),
-    Field(max_length=QUOTE_MAX, description="Exact words copied from the text."),
-]
+Quote = Annotated[str, _cut(QUOTE_MAX), Field(max_length=QUOTE_MAX)]
 OptionalName = Annotated[
     Annotated[str, _cut(NAME_MAX), Field(max_length=NAME_MAX)] | None,
     BeforeValidator(_optional_name),
@@ -173,8 +169,29 @@ class ExtractedStack(_LLMRecord, OpenAISchema):
         if args or kwargs:
             return super().model_json_schema(*args, **kwargs)
         if cls.__dict__.get("_schema") is None:
-            cls._schema = json.dumps(super().model_json_schema())
+            full = super().model_json_schema()
+            # the root's title stays: instructor names the tool / response format after it
+            cls._schema = json.dumps({**lean_schema(full), "title": full["title"]})
         return json.loads(cls.__dict__["_schema"])  # a fresh copy: callers may change it
+
+
+def lean_schema(node: Any, *, in_properties: bool = False) -> Any:
+    """The JSON Schema without what the model does not need: pydantic's generated titles
+    ("From Tool" for from_tool) and null defaults. It travels with every request (as the
+    tool's parameters or the response format), so each token saved is saved on every call;
+    the prompt does not repeat it (prompts/ describe meaning, the schema the shape)."""
+    if isinstance(node, list):
+        return [lean_schema(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if in_properties:  # keys here are field names, not schema keywords
+        return {name: lean_schema(value) for name, value in node.items()}
+    return {
+        key: lean_schema(value, in_properties=key in ("properties", "$defs"))
+        for key, value in node.items()
+        if not (key == "title" and isinstance(value, str))
+        and not (key == "default" and value is None)
+    }
 
 
 def _evidence(quote: str) -> list[Evidence]:

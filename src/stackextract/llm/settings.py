@@ -22,14 +22,38 @@ ENV_BASE_URL = "OPENAI_BASE_URL"
 ENV_MODEL = "STACKEXTRACT_MODEL"
 ENV_MODE = "STACKEXTRACT_LLM_MODE"
 
+# Context windows assumed when none is given: OpenAI's current chat models take 128k tokens;
+# a local server is assumed to run with -c 8192 (scripts/local_model_server.sh does).
+DEFAULT_OPENAI_CONTEXT = 128_000
+DEFAULT_LOCAL_CONTEXT = 8_192
+# What one request needs besides the chunk: instructions, the example, the schema, the title
+# and hints (about 700 tokens measured; docs/performance.md), with room to spare.
+PROMPT_RESERVE_TOKENS = 1_000
+# Chunks never go above this: each answer is bounded (20 tools, 4 reasons... a chunk), and a
+# chunk holding more writeup than that would lose items. 8k tokens is ~32k characters, which
+# holds all but the longest writeups of the corpus in one call.
+CHUNK_TOKENS_MAX = 8_000
+# The smallest chunk (tiny local models, 4-6k contexts): what the cassettes' SmolLM2 ran with.
+CHUNK_TOKENS_MIN = 1_200
+
+
+def chunk_tokens_for(context_tokens: int, max_tokens: int) -> int:
+    """The chunk size that fits a model's context: what the answer (`max_tokens`) and the
+    fixed prompt leave, less a fifth for the estimate (4 characters a token undercounts code
+    and non-English text), between CHUNK_TOKENS_MIN and CHUNK_TOKENS_MAX."""
+    room = context_tokens - max_tokens - PROMPT_RESERVE_TOKENS
+    return max(CHUNK_TOKENS_MIN, min(CHUNK_TOKENS_MAX, int(room * 0.8)))
+
 
 @dataclass(frozen=True)
 class LLMSettings:
     """Everything the LLM backend needs to reach a model and bound its cost.
 
     `timeout` bounds one HTTP request, `total_timeout` one document (all chunks, retries
-    and re-asks). `max_retries` counts retries of transient HTTP errors (429, 5xx,
-    timeouts); `max_reasks` counts instructor's re-asks after invalid output.
+    and re-asks). `context_tokens` is the model's context window; unless `chunk_tokens` is
+    given, the chunk size follows from it (`chunk_tokens_for`). `max_retries` counts
+    retries of transient HTTP errors (429, 5xx, timeouts); `max_reasks` counts instructor's
+    re-asks after invalid output.
     """
 
     api_key: str | None = None
@@ -38,7 +62,8 @@ class LLMSettings:
     mode: str = "tools"
     temperature: float = 0.0
     max_tokens: int = 4096
-    chunk_tokens: int = 1200
+    chunk_tokens: int = CHUNK_TOKENS_MAX
+    context_tokens: int = DEFAULT_OPENAI_CONTEXT
     timeout: float = 120.0
     max_retries: int = 4
     max_reasks: int = 2
@@ -92,12 +117,18 @@ class LLMSettings:
         mode = mode.replace("-", "_")
         if mode not in MODES:
             raise ConfigError(f"unknown LLM mode {mode!r}; use one of: {', '.join(MODES)}")
+        given.setdefault("context_tokens",
+                         DEFAULT_OPENAI_CONTEXT if is_openai else DEFAULT_LOCAL_CONTEXT)
+        if "chunk_tokens" not in given:
+            given["chunk_tokens"] = chunk_tokens_for(
+                int(given["context_tokens"]), int(given.get("max_tokens", cls.max_tokens))
+            )
         settings = cls(api_key=api_key, base_url=base_url, model=model, mode=mode, **given)
         settings._check()
         return settings
 
     def _check(self) -> None:
-        for name in ("max_tokens", "chunk_tokens", "chunk_concurrency"):
+        for name in ("max_tokens", "chunk_tokens", "context_tokens", "chunk_concurrency"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1")
         for name in ("max_retries", "max_reasks"):
@@ -125,7 +156,16 @@ class LLMSettings:
         return self.api_key or LOCAL_PLACEHOLDER_KEY
 
     def with_(self, **changes: Any) -> LLMSettings:
-        """A copy with some fields changed (validated like `resolve`)."""
+        """A copy with some fields changed (validated like `resolve`); a chunk size that
+        followed from the context follows a new context or max_tokens."""
+        derived = self.chunk_tokens == chunk_tokens_for(self.context_tokens, self.max_tokens)
+        if derived and "chunk_tokens" not in changes and (
+            "context_tokens" in changes or "max_tokens" in changes
+        ):
+            changes["chunk_tokens"] = chunk_tokens_for(
+                int(changes.get("context_tokens", self.context_tokens)),
+                int(changes.get("max_tokens", self.max_tokens)),
+            )
         settings = replace(self, **changes)
         settings._check()
         return settings
