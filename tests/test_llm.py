@@ -241,7 +241,7 @@ def _spellings(name: str) -> set[str]:
 
 @needs_corpus
 def test_grounding_drops_the_small_models_invented_tools() -> None:
-    """SmolLM2 copies the few-shot example (Django, Celery, MongoDB...) into every answer."""
+    """SmolLM2 copies the few-shot example's tools into its answers; grounding drops them."""
     from stackextract.grounding.locate import ground_stack
 
     invented_total = 0
@@ -278,10 +278,14 @@ def test_luma_invented_tools_are_dropped_real_ones_kept() -> None:
     grounded = ground_stack(raw, doc)
     raw_names = {t.name for t in raw.tools}
     kept = {t.name for t in grounded.tools}
-    copied_from_the_example = {"Django", "Celery", "MongoDB", "Jenkins"}
-    assert copied_from_the_example <= raw_names
+    text = doc.text.casefold()
+    example = {t["name"] for t in load_prompts().example_output["tools"]}
+    # the few-shot example's tools that the Luma text never names
+    foreign = {n for n in example if not any(s.casefold() in text for s in _spellings(n))}
+    copied_from_the_example = foreign & raw_names
+    assert copied_from_the_example, "the recorded model copied nothing from the example"
     assert not copied_from_the_example & kept
-    assert {"PostgreSQL", "Sentry"} <= kept  # named in the Luma text ("Postgres", "Sentry")
+    assert "PostgreSQL" in kept  # named in the Luma text ("Postgres")
 
 
 def test_to_stack_maps_canonical_names_and_skips_titles_and_phrases() -> None:
