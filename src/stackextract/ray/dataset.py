@@ -4,10 +4,8 @@ result parts out (what `stackextract batch --engine ray` runs)."""
 from __future__ import annotations
 
 import math
-import os
 import sys
 import time
-import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -17,14 +15,14 @@ import ray
 import ray.data
 from ray.data.datasource import FilenameProvider
 
-from ..batch.runner import batch_config_key, expand_sources
-from ..errors import ConfigError, InputError
-from ..extractors import get_extractor
-from ..pipeline import DEFAULT_MIN_CONFIDENCE
-from . import parts as P
-from . import rows as R
-from .limits import ClusterGate, create_slots
-from .worker import SourceWorker
+from stackextract.batch.runner import batch_config_key, expand_sources
+from stackextract.errors import ConfigError, InputError
+from stackextract.extractors import get_extractor
+from stackextract.pipeline import DEFAULT_MIN_CONFIDENCE
+from stackextract.ray import parts as P
+from stackextract.ray import rows as R
+from stackextract.ray.limits import ClusterGate, create_slots
+from stackextract.ray.worker import SourceWorker
 
 DEFAULT_BATCH_SIZE = 16
 
@@ -216,6 +214,8 @@ def run_job(
             done = done | P.read_done(extra, config_key, prefix=prefix)
     summary = JobSummary(total=len(rows), config_key=config_key, out=str(out_dir),
                          startup_s=round(startup, 3))
+    if done.sources:  # URLs and paths done before: not even sent to the cluster
+        rows = [row for row in rows if _known_key(row) not in done.sources]
     before = set(P.part_files([out_dir], missing_ok=True))
     if rows:
         blocks = max(1, math.ceil(len(rows) / options.get("batch_size", DEFAULT_BATCH_SIZE)))
@@ -249,6 +249,10 @@ def run_job(
     return summary
 
 
+def _known_key(row: Mapping[str, Any]) -> str | None:
+    return row.get("url") or row.get("path")
+
+
 _JOB_OPTIONS = frozenset({
     "backend", "concurrency", "per_host", "actors", "batch_size", "max_model_requests",
     "slots_name", "strict", "min_confidence", "allow_private", "fetch_options",
@@ -265,12 +269,12 @@ def _config_key(options: Mapping[str, Any], settings: Mapping[str, Any]) -> str:
 
 
 class _Names(FilenameProvider):
-    """Part file names `<time>-<run id>_<task>.<suffix>`: sortable by run, one per write
-    task, the same name when Ray retries a task (the retry overwrites, nothing doubles)."""
+    """Part file names `<time>_<write uuid>_<task>.<suffix>`: sortable by run, one per
+    write task, the same name when Ray retries a task (the retry overwrites)."""
 
     def __init__(self, suffix: str) -> None:
-        self.run = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
+        self.run = time.strftime("%Y%m%dT%H%M%S")
         self.suffix = suffix
 
     def get_filename_for_task(self, write_uuid: str, task_index: int) -> str:
-        return f"{self.run}_{task_index:06d}{self.suffix}"
+        return f"{self.run}_{write_uuid}_{task_index:06d}{self.suffix}"

@@ -17,9 +17,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError, StoreError, one_line
-from ..store.database import Store
-from . import rows as R
+from stackextract.errors import InputError, StoreError, one_line
+from stackextract.ray import rows as R
+from stackextract.store.database import Store
 
 PART_SUFFIXES = (".parquet", ".json", ".jsonl")
 _ROWS_PER_TRANSACTION = 500

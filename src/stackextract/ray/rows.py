@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import failure_fields
-from ..models import Document, Stack
+from stackextract.errors import failure_fields
+from stackextract.models import Document, Stack
 
 # status of a row: extracted now; its text was already extracted (content hash in the done
 # set: no model call, the import reuses the stored extraction); or failed at `error_stage`

@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..batch.runner import warm_up
-from ..errors import InputError, tag_stage
-from ..extractors import get_extractor
-from ..models import Document, Stack
-from ..pipeline import finish, process_document
-from . import rows as R
+from stackextract.batch.runner import warm_up
+from stackextract.errors import InputError, tag_stage
+from stackextract.extractors import get_extractor
+from stackextract.models import Document, Stack
+from stackextract.pipeline import finish, process_document
+from stackextract.ray import rows as R
 
 # the keys a source row may have: one of these says what it is
 SOURCE_KEYS = ("url", "path", "html", "text")
@@ -51,7 +51,7 @@ class SourceWorker:
         gate: Callable[[], Any] | None = None,
         max_bytes: int | None = None,
     ) -> None:
-        from ..sources.load import default_max_bytes
+        from stackextract.sources.load import default_max_bytes
 
         warm_up()
         self.extractor = get_extractor(backend, **dict(settings))
@@ -133,7 +133,7 @@ class SourceWorker:
     # -- the steps (those of stackextract batch) ----------------------------------------
 
     async def load(self, item: Mapping[str, Any], key: str | None) -> Document:
-        from ..sources.load import (
+        from stackextract.sources.load import (
             document_from_fetch,
             document_from_html,
             document_from_string,
@@ -169,7 +169,7 @@ class SourceWorker:
             return await self.in_thread(lambda: document_from_string(str(content), url=url))
 
     async def fetch(self, url: str) -> Any:
-        from ..sources.fetch import afetch
+        from stackextract.sources.fetch import afetch
 
         async with self._hosts[urlsplit(url).netloc]:
             return await afetch(url, client=self.client(), allow_private=self.allow_private,
@@ -179,7 +179,7 @@ class SourceWorker:
         if self._client is None:
             import httpx
 
-            from ..sources.fetch import new_async_client
+            from stackextract.sources.fetch import new_async_client
 
             limits = httpx.Limits(max_connections=self.concurrency * 2,
                                   max_keepalive_connections=32)
@@ -206,7 +206,7 @@ class SourceWorker:
 def source_key(item: Mapping[str, Any]) -> str | None:
     """The store key of a source row, as batch makes it (None: inline content without a
     `source`, keyed by its content hash once cleaned). Raises InputError for a bad URL."""
-    from ..sources.urls import normalize_url
+    from stackextract.sources.urls import normalize_url
 
     if item.get("problem"):
         return str(item.get("source") or item["problem"])
