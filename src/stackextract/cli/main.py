@@ -229,7 +229,7 @@ def batch(sources: tuple[str, ...], db: str, backend: str, model: str | None,
         if retry_failed:
             raise click.UsageError("--engine ray re-runs failed sources anyway: drop "
                                    "--retry-failed and run the same command again")
-        _ray_batch(list(sources), out_dir=out_dir, out_format=out_format, address=address,
+        _ray_batch(list(sources), out=out_dir, output_format=out_format, address=address,
                    db=db, prefix=prefix, force=force, limit=limit, backend=backend,
                    concurrency=concurrency, per_host=per_host, actors=workers,
                    max_model_requests=max_model_requests, allow_private=allow_private,
