@@ -233,6 +233,7 @@ def batch(sources: tuple[str, ...], db: str, backend: str, model: str | None,
                    db=db, prefix=prefix, force=force, limit=limit, backend=backend,
                    concurrency=concurrency, per_host=per_host, actors=workers,
                    max_model_requests=max_model_requests, allow_private=allow_private,
+                   progress=progress,
                    strict=strict, min_confidence=min_confidence, **settings)
         return
     if db is None:

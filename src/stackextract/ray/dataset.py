@@ -3,6 +3,7 @@ result parts out (what `stackextract batch --engine ray` runs)."""
 
 from __future__ import annotations
 
+import logging
 import math
 import sys
 import time
@@ -183,6 +184,7 @@ def run_job(
     force: bool = False,
     limit: int | None = None,
     skip: Iterable[Any] = (),
+    progress: bool | None = None,
     stream: TextIO | None = None,
     **options: Any,
 ) -> JobSummary:
@@ -191,7 +193,8 @@ def run_job(
     Resumes by default: what earlier parts under `out` (and the store `db`, if it exists)
     hold under this configuration is skipped; `force` redoes everything. With `db`, the new
     parts are imported at the end. `address`: a cluster to join ("auto", "ray://..."), else
-    a local Ray is started. Other options go to `extract_dataset`.
+    a local Ray is started. `progress=False` silences Ray Data's progress log. Other
+    options go to `extract_dataset`.
     """
     log = stream if stream is not None else sys.stderr
     started = time.monotonic()
@@ -217,9 +220,16 @@ def run_job(
     if done.sources:  # URLs and paths done before: not even sent to the cluster
         rows = [row for row in rows if _known_key(row) not in done.sources]
     before = set(P.part_files([out_dir], missing_ok=True))
+    if progress is False:
+        ray.data.DataContext.get_current().enable_progress_bars = False
+        logging.getLogger("ray.data").setLevel(logging.WARNING)
     if rows:
         blocks = max(1, math.ceil(len(rows) / options.get("batch_size", DEFAULT_BATCH_SIZE)))
-        ds = ray.data.from_items(rows, override_num_blocks=min(blocks, 10_000))
+        blocks = min(blocks, 10_000)
+        ds = ray.data.from_items(rows, override_num_blocks=blocks)
+        if options.get("actors") is None:  # no more actors than blocks to give them
+            cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
+            options = {**options, "actors": min(cpus, blocks)}
         result = extract_dataset(ds, skip=done, **options)
         out_dir.mkdir(parents=True, exist_ok=True)
         target = str(out_dir.resolve())
