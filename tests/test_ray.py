@@ -233,3 +233,19 @@ def test_cli_engine_ray_then_import(cluster: Any, tmp_path: Path) -> None:
     assert bad.returncode == 1 and "Traceback" not in bad.stderr
     assert "1 unreadable files skipped" in bad.stderr and "broken.jsonl" in bad.stderr
     assert counts(tmp_path / "b.db")["extractions"] == 6
+
+
+def test_the_readme_example_runs(tmp_path: Path) -> None:
+    """The README's Ray Python example, as written, in a fresh interpreter (its own Ray)."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## On a Ray cluster", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    env = {**os.environ, "RAY_ADDRESS": "", "PYTHONWARNINGS": "ignore"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300, cwd=Path(__file__).resolve().parent.parent, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.strip().splitlines()
+    assert len(lines) == 2
+    first, second = (line.split() for line in lines)
+    assert first[:2] == ["https://example.com/mercurial", "ok"] and int(first[2]) >= 3
+    assert second[0].startswith("sha256:") and second[1] == "ok" and int(second[2]) >= 2

@@ -26,6 +26,9 @@ from stackextract.ray.limits import ClusterGate, create_slots
 from stackextract.ray.worker import SourceWorker
 
 DEFAULT_BATCH_SIZE = 16
+# an actor's CPU share: a little under 1, so that Ray's write tasks find a CPU while every
+# actor runs (with exactly 1 on a small cluster, the writes wait for the last batch: +10 s)
+DEFAULT_ACTOR_CPUS = 0.75
 
 
 def extract_dataset(
@@ -36,6 +39,7 @@ def extract_dataset(
     per_host: int = 2,
     actors: int | tuple[int, int] | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
+    num_cpus: float = DEFAULT_ACTOR_CPUS,
     max_model_requests: int | None = None,
     slots_name: str | None = None,
     skip: Any = None,
@@ -49,7 +53,8 @@ def extract_dataset(
 
     Source rows have `url`, `path`, `html` or `text`, and may have `source` (the key to store
     inline content under). The work runs in an actor pool (`actors`: a size, or (min, max)
-    to autoscale; default one per CPU of the cluster); each actor keeps up to `concurrency`
+    to autoscale; default one per CPU of the cluster, each reserving `num_cpus`); each
+    actor keeps up to `concurrency`
     documents in flight and `per_host` fetches per site. `max_model_requests` caps the model
     requests in flight across the whole cluster (a lease actor; `slots_name` shares it with
     other jobs). `skip`: what is done already (see parts.read_done): those sources are not
@@ -99,7 +104,7 @@ def extract_dataset(
         batch_size=batch_size,
         batch_format="pyarrow",
         compute=ray.data.ActorPoolStrategy(**size),
-        num_cpus=1,
+        num_cpus=num_cpus,
     )
 
 
@@ -264,7 +269,8 @@ def _known_key(row: Mapping[str, Any]) -> str | None:
 
 
 _JOB_OPTIONS = frozenset({
-    "backend", "concurrency", "per_host", "actors", "batch_size", "max_model_requests",
+    "backend", "concurrency", "per_host", "actors", "batch_size", "num_cpus",
+    "max_model_requests",
     "slots_name", "strict", "min_confidence", "allow_private", "fetch_options",
 })
 
