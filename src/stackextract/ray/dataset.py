@@ -29,6 +29,7 @@ DEFAULT_BATCH_SIZE = 16
 # an actor's CPU share: a little under 1, so that Ray's write tasks find a CPU while every
 # actor runs (with exactly 1 on a small cluster, the writes wait for the last batch: +10 s)
 DEFAULT_ACTOR_CPUS = 0.75
+WRITE_CPUS = 0.25
 
 
 def extract_dataset(
@@ -53,9 +54,10 @@ def extract_dataset(
 
     Source rows have `url`, `path`, `html` or `text`, and may have `source` (the key to store
     inline content under). The work runs in an actor pool (`actors`: a size, or (min, max)
-    to autoscale; default one per CPU of the cluster, each reserving `num_cpus`); each
-    actor keeps up to `concurrency`
-    documents in flight and `per_host` fetches per site. `max_model_requests` caps the model
+    to autoscale; default one per CPU of the cluster, each reserving `num_cpus`); each actor
+    keeps up to `concurrency` documents in flight and `per_host` fetches per site (per
+    actor: politeness across the cluster needs URLs grouped by host). `max_model_requests`
+    caps the model
     requests in flight across the whole cluster (a lease actor; `slots_name` shares it with
     other jobs). `skip`: what is done already (see parts.read_done): those sources are not
     fetched, and texts with a done content hash are not sent to the model (status
@@ -239,10 +241,14 @@ def run_job(
         out_dir.mkdir(parents=True, exist_ok=True)
         target = str(out_dir.resolve())
         # one folder may collect the parts of many runs: this run's files carry its own id
+        # a write task takes the CPU share the actors leave (see DEFAULT_ACTOR_CPUS)
+        write_args = {"num_cpus": WRITE_CPUS}
         if output_format == "jsonl":
-            result.write_json(target, filename_provider=_Names(".jsonl"))
+            result.write_json(target, filename_provider=_Names(".jsonl"),
+                              ray_remote_args=write_args)
         elif output_format == "parquet":
-            result.write_parquet(target, filename_provider=_Names(".parquet"))
+            result.write_parquet(target, filename_provider=_Names(".parquet"),
+                                 ray_remote_args=write_args)
         else:
             raise ConfigError(f"unknown output format {output_format!r}; use parquet or jsonl")
     new = sorted(set(P.part_files([out_dir], missing_ok=True)) - before)
