@@ -87,7 +87,6 @@ def extract_dataset(
     size = {"size": actors} if isinstance(actors, int) else {
         "min_size": actors[0], "max_size": actors[1]}
     worker_settings = dict(extractor_settings)
-    worker_settings.pop("catalog", None)  # a Catalog object: workers load theirs by path
     return ds.map_batches(
         SourceWorker,
         fn_constructor_kwargs={
@@ -121,9 +120,15 @@ class _GateFactory:
     def __getstate__(self) -> dict[str, Any]:
         return {"slots": self.slots, "_gate": None}
 
-    def __call__(self) -> Any:
+    def bind(self) -> None:
+        """In the actor's constructor: register with the slot actor (a blocking call, kept
+        out of the event loop)."""
         if self._gate is None:
             self._gate = ClusterGate(self.slots)
+
+    def __call__(self) -> Any:
+        self.bind()
+        assert self._gate is not None
         return self._gate()
 
 

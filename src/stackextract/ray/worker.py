@@ -73,6 +73,9 @@ class SourceWorker:
             if callable(limit):
                 limit(concurrency)  # chunks of one actor's documents share its slots
             if gate is not None:
+                bind = getattr(gate, "bind", None)
+                if callable(bind):
+                    bind()  # registers this process with the cap (frees a predecessor's leases)
                 self.extractor.gate_requests(gate)
         self.catalog = getattr(self.extractor, "catalog", None)
         # cleaning and the offline extractor hold the GIL: one thread, next to the loop
