@@ -86,22 +86,29 @@ def counts(db: Path) -> dict[str, int]:
         return store.counts()
 
 
+@pytest.mark.parametrize("backend", ["offline", "llm"])
 def test_the_same_200_documents_as_run_batch_and_a_rerun_does_nothing(
-    cluster: Any, tmp_path: Path
+    cluster: Any, tmp_path: Path, backend: str
 ) -> None:
-    with PageServer() as server:
+    with (
+        PageServer() as server,
+        FakeLLMServer([Answer("ok", payload=PAGE_PAYLOAD)]) as model,
+    ):
+        settings: dict[str, Any] = {"backend": backend}
+        if backend == "llm":
+            settings |= {"base_url": model.base_url, "api_key": "sk-test", "model": "m"}
         listing = tmp_path / "urls.txt"
         listing.write_text("".join(f"{server.url(i)}\n" for i in range(200))
                            + f"{server.base_url}/missing\nnot a url\n", encoding="utf-8")
-        local = run_batch([listing], db=tmp_path / "local.db", backend="offline",
-                          allow_private=True, progress=False, stream=io.StringIO(),
-                          fetch_options=FAST)
+        local = run_batch([listing], db=tmp_path / "local.db", allow_private=True,
+                          progress=False, stream=io.StringIO(), fetch_options=FAST,
+                          **settings)
         assert (local.done, local.failed) == (200, 2)
         hits = sum(server.hits.values())
 
         out = tmp_path / "results"
-        job = run_job([listing], out=out, backend="offline", allow_private=True,
-                      fetch_options=FAST, stream=io.StringIO())
+        job = run_job([listing], out=out, allow_private=True, fetch_options=FAST,
+                      stream=io.StringIO(), **settings)
         assert (job.total, job.done, job.failed, job.skipped) == (202, 200, 2, 0)
         assert sum(server.hits.values()) == 2 * hits  # every page fetched once more
         assert job.config_key == local.config_key
@@ -109,7 +116,9 @@ def test_the_same_200_documents_as_run_batch_and_a_rerun_does_nothing(
         summary = import_parts([out], db=tmp_path / "ray.db")
         assert (summary.stored, summary.failures, summary.bad_files) == (200, 2, [])
         ours, theirs = stored_rows(tmp_path / "ray.db"), stored_rows(tmp_path / "local.db")
-        assert len(ours["tools"]) > 1000
+        assert len(ours["tools"]) >= 400  # 2 per page from the model, more offline
+        if backend == "llm":  # one request per document each way, usage stored alike
+            assert model.count == 400
         for table in ours:
             assert ours[table] == theirs[table], table
 
@@ -118,11 +127,12 @@ def test_the_same_200_documents_as_run_batch_and_a_rerun_does_nothing(
         again = import_parts([out], db=tmp_path / "ray.db")
         assert (again.stored, again.already, again.failures) == (0, 200, 0)
         assert counts(tmp_path / "ray.db") == before
-        rerun = run_job([listing], out=out, backend="offline", allow_private=True,
-                        fetch_options=FAST, stream=io.StringIO())
-        assert (rerun.done, rerun.skipped) == (0, 200)
+        rerun = run_job([listing], out=out, allow_private=True, fetch_options=FAST,
+                        stream=io.StringIO(), **settings)
+        assert (rerun.done, rerun.skipped, rerun.requests) == (0, 200, 0)
         assert rerun.failed == 2  # failures are tried again
         assert sum(server.hits.values()) == 2 * hits + 1  # only /missing
+        assert model.count == (400 if backend == "llm" else 0)  # no model call
 
 
 def test_the_cap_on_model_requests_holds_across_the_cluster(
