@@ -84,7 +84,7 @@ def extract_dataset(
         gate = _GateFactory(slots)
     if actors is None:
         actors = max(1, int(ray.cluster_resources().get("CPU", 1)))
-    size = {"size": actors} if isinstance(actors, int) else {
+    size: dict[str, Any] = {"size": actors} if isinstance(actors, int) else {
         "min_size": actors[0], "max_size": actors[1]}
     worker_settings = dict(extractor_settings)
     return ds.map_batches(

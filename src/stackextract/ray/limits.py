@@ -20,7 +20,7 @@ from typing import Any
 import ray
 
 
-@ray.remote(num_cpus=0, max_concurrency=10_000)
+@ray.remote(num_cpus=0, max_concurrency=10_000)  # type: ignore[call-overload]
 class RequestSlots:
     """At most `limit` leases out at once; `acquire` waits for one."""
 
@@ -81,7 +81,7 @@ def create_slots(limit: int, *, lease_s: float, name: str | None = None) -> Any:
     options: dict[str, Any] = {}
     if name:
         options = {"name": name, "get_if_exists": True}
-    return RequestSlots.options(**options).remote(limit, lease_s)
+    return RequestSlots.options(**options).remote(limit, lease_s)  # type: ignore[attr-defined]
 
 
 class ClusterGate:

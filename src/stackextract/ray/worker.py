@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from stackextract.batch.runner import warm_up
-from stackextract.errors import InputError, tag_stage
+from stackextract.errors import ConfigError, InputError, tag_stage
 from stackextract.extractors import get_extractor
 from stackextract.models import Document, Stack
 from stackextract.pipeline import finish, process_document
@@ -76,7 +76,12 @@ class SourceWorker:
                 bind = getattr(gate, "bind", None)
                 if callable(bind):
                     bind()  # registers this process with the cap (frees a predecessor's leases)
-                self.extractor.gate_requests(gate)
+                gate_requests = getattr(self.extractor, "gate_requests", None)
+                if not callable(gate_requests):
+                    raise ConfigError(
+                        f"the {backend} backend cannot share a request cap (no gate_requests)"
+                    )
+                gate_requests(gate)
         self.catalog = getattr(self.extractor, "catalog", None)
         # cleaning and the offline extractor hold the GIL: one thread, next to the loop
         self.cpu = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="clean")
