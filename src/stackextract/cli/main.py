@@ -183,7 +183,8 @@ def extract(source: str, backend: str, model: str | None, base_url: str | None,
 @click.option("--limit", type=click.IntRange(1), default=None, help="Process at most N sources.")
 @click.option("--prefix", default="", help="Table name prefix (to share another tool's DB).")
 @click.option("--workers", type=click.IntRange(1, 64), default=None,
-              help="Processes for cleaning and offline extraction (default: CPU count).")
+              help="Processes for cleaning and offline extraction (default: CPU count); "
+                   "with --engine ray: actors (default: one per CPU of the cluster).")
 @click.option("--model-processes", type=click.IntRange(0, 64), default=None,
               help="Processes making model calls for the llm backend (default: one per "
                    "core; 0 = in the main process).")
