@@ -35,19 +35,19 @@ sys.path.insert(0, str(ROOT / "tests"))  # the test servers: batch_helpers, llm_
 
 _SETUP_STARTED = time.perf_counter()
 import stackextract.batch  # noqa: E402
-import stackextract.fetch  # noqa: E402
 import stackextract.llm  # noqa: E402  (openai + instructor: ~1 s of import, not per document)
+import stackextract.sources.fetch  # noqa: E402
 from batch_helpers import PageServer, child_pids  # noqa: E402
 from llm_servers import Answer, FakeLLMServer  # noqa: E402
-from stackextract.batch import run_batch  # noqa: E402
-from stackextract.catalog import Catalog  # noqa: E402
-from stackextract.store import Store  # noqa: E402
+from stackextract.batch.runner import run_batch  # noqa: E402
+from stackextract.catalog.vocabulary import Catalog  # noqa: E402
+from stackextract.store.database import Store  # noqa: E402
 
 # what those libraries import on their first request, and the catalog: once per process,
 # not per batch (reported as its own row, outside the timed runs)
 stackextract.llm.preload()
 Catalog.default()
-stackextract.fetch.ssl_context()
+stackextract.sources.fetch.ssl_context()
 stackextract.batch.warm_up()
 SETUP_S = time.perf_counter() - _SETUP_STARTED
 
@@ -247,7 +247,7 @@ class SimulatedModel:
     async def aextract(self, document: Any) -> Any:
         import asyncio
 
-        from stackextract.llm_schema import ExtractedStack, to_stack
+        from stackextract.llm.schema import ExtractedStack, to_stack
         from stackextract.models import Provenance
 
         self.calls += 1

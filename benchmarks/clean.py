@@ -2,11 +2,11 @@
 
     .venv/bin/python benchmarks/clean.py [--data DIR] [--worst N] [--json OUT]
 
-Runs `stackextract.clean.clean_html` and `trafilatura.extract` (its defaults, and the
+Runs `stackextract.sources.clean.clean_html` and `trafilatura.extract` (its defaults, and the
 `include_comments=False` call behind the published 0.958) over the 181 pages of
 ../shared/benchmarks/article-extraction, one page at a time in this process, and prints F1,
 precision, recall, accuracy and time per page side by side (metric: that folder's README,
-implemented in `stackextract.article_metric`).
+implemented in `stackextract.evaluation.article_metric`).
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from typing import Any
 
 import trafilatura
 
-from stackextract.article_metric import PageScore, score_page, summarize
-from stackextract.clean import clean_html
 from stackextract.errors import CleanError
+from stackextract.evaluation.article_metric import PageScore, score_page, summarize
+from stackextract.sources.clean import clean_html
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "benchmarks" / "article-extraction"

@@ -15,9 +15,9 @@ import statistics
 import time
 from pathlib import Path
 
-from stackextract.heuristic import HeuristicExtractor
-from stackextract.load import load
+from stackextract.offline.extractor import HeuristicExtractor
 from stackextract.pipeline import process_document
+from stackextract.sources.load import load
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -43,8 +43,8 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from llm_cassettes import CASSETTES, MANIFEST, cassette_vcr  # noqa: E402
 from stackextract.errors import StackExtractError  # noqa: E402
-from stackextract.llm import LLMExtractor  # noqa: E402
-from stackextract.load import read_file  # noqa: E402
+from stackextract.llm.extractor import LLMExtractor  # noqa: E402
+from stackextract.sources.load import read_file  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpus"
 HOSTILE = ROOT / "fixtures" / "hostile"

@@ -205,7 +205,7 @@ def _main(argv: list[str]) -> int:
     a batch in a subprocess, offline or (with --model-url) against a local model server."""
     import json
 
-    from stackextract.batch import run_batch
+    from stackextract.batch.runner import run_batch
 
     def option(name: str, default: str | None) -> str | None:
         if name not in argv:

@@ -18,9 +18,9 @@ import sqlite_utils
 from batch_helpers import PageServer, page_html
 from fault_helpers import stored_extractions
 from llm_servers import Answer, FakeLLMServer
-from stackextract.batch import expand_sources, run_batch
+from stackextract.batch.runner import expand_sources, run_batch
 from stackextract.errors import InputError, StoreError
-from stackextract.store import Store
+from stackextract.store.database import Store
 
 HELPER = Path(__file__).with_name("batch_helpers.py")
 FAST = {"retries": 0, "timeout": 10.0}

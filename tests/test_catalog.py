@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from stackextract.catalog import Catalog
+from stackextract.catalog.vocabulary import Catalog
 from stackextract.errors import ConfigError
 from stackextract.models import Category
 

@@ -18,7 +18,6 @@ from stackextract.models import Category
 ROOT = Path(__file__).resolve().parent.parent
 CATALOG = ROOT / "src" / "stackextract" / "data" / "catalog.json"
 WORDS = Path(__file__).resolve().parent / "catalog_common_words.txt"
-GOLD = ROOT.parent / "shared" / "gold"
 KEYS = {"name", "aliases", "category", "case_sensitive", "ambiguous"}
 OPTIONAL_KEYS = {"generic"}
 
@@ -160,32 +159,3 @@ def test_known_entries(
 def test_short_forms(catalog: list[dict[str, Any]], name: str, alias: str) -> None:
     entry = next(e for e in catalog if e["name"] == name)
     assert alias in entry["aliases"]
-
-
-def _gold_tools() -> list[tuple[str, dict[str, Any], set[str]]]:
-    """(file, gold tool, aliases shared by several tools of that file) for every gold file."""
-    out = []
-    for path in sorted(GOLD.glob("*.json")) if GOLD.is_dir() else []:
-        tools = json.loads(path.read_text(encoding="utf-8"))["tools"]
-        counts = Counter(a.casefold() for t in tools for a in t.get("aliases") or [])
-        shared = {a for a, c in counts.items() if c > 1}
-        out.extend((path.name, tool, shared) for tool in tools)
-    return out
-
-
-@pytest.mark.skipif(not GOLD.is_dir(), reason="shared/gold is not beside the repository")
-def test_gold_tools_are_in_catalog(catalog: list[dict[str, Any]]) -> None:
-    """Every gold tool resolves to one entry that also knows the gold aliases (compared
-    case-insensitively; an alias the gold gives to two tools at once, like 'AWS SNS/SQS', is
-    skipped because one spelling cannot name two entries)."""
-    index = {t.casefold(): e["name"] for e in catalog for t in _terms(e)}
-    missing = []
-    for source, tool, shared in _gold_tools():
-        owner = index.get(tool["name"].casefold())
-        if owner is None:
-            missing.append((source, tool["name"], None))
-            continue
-        for alias in tool.get("aliases") or []:
-            if alias.casefold() not in shared and index.get(alias.casefold()) != owner:
-                missing.append((source, tool["name"], alias))
-    assert not missing

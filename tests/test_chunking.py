@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stackextract.chunking import CHARS_PER_TOKEN, chunk_text, estimate_tokens
+from stackextract.llm.chunking import CHARS_PER_TOKEN, chunk_text, estimate_tokens
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from stackextract.article_metric import evaluate, score_page, summarize, tokenize
-from stackextract.clean import CleanedPage, clean_html, decode_html
 from stackextract.errors import CleanError
+from stackextract.evaluation.article_metric import evaluate, score_page, summarize, tokenize
+from stackextract.sources.clean import CleanedPage, clean_html, decode_html
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 BENCH = FIXTURES / "article-extraction"

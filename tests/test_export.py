@@ -12,9 +12,9 @@ import pytest
 
 from batch_helpers import make_document, make_stack
 from stackextract.errors import StoreError
-from stackextract.export import export_csv, export_jsonl
 from stackextract.models import Stack
-from stackextract.store import TABLES, Store
+from stackextract.store.database import TABLES, Store
+from stackextract.store.export import export_csv, export_jsonl
 
 SCHEMA_FILE = Path(__file__).resolve().parents[1] / "schemas" / "stack.schema.json"
 

@@ -23,7 +23,7 @@ from fetch_servers import (
     wait_until,
 )
 from stackextract.errors import BlockedURLError, FetchError
-from stackextract.fetch import (
+from stackextract.sources.fetch import (
     DEFAULT_USER_AGENT,
     FetchResult,
     _afetch,

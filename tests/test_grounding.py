@@ -3,7 +3,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stackextract.grounding import Grounder, ground_stack, locate
+from stackextract.grounding.locate import Grounder, ground_stack, locate
 from stackextract.models import Document, Evidence, Migration, Provenance, Reason, Stack, Tool
 
 TEXT = (

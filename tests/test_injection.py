@@ -24,12 +24,12 @@ from hypothesis import strategies as st
 
 from llm_cassettes import DUMMY_KEY, MANIFEST, REPLAY_BASE_URL, cassette_vcr
 from llm_servers import fake_llm, ok
-from stackextract.grounding import ground_stack
-from stackextract.heuristic import HeuristicExtractor
-from stackextract.injection import Injection, find_injections, mask, overlaps
-from stackextract.load import load, read_file
+from stackextract.grounding.injection import Injection, find_injections, mask, overlaps
+from stackextract.grounding.locate import ground_stack
 from stackextract.models import Document, Evidence, Provenance, Reason, Stack, Tool
+from stackextract.offline.extractor import HeuristicExtractor
 from stackextract.pipeline import extract, finish
+from stackextract.sources.load import load, read_file
 
 ROOT = Path(__file__).resolve().parent.parent
 HOSTILE = ROOT / "fixtures" / "hostile"
@@ -273,8 +273,8 @@ def _hostile_entries() -> dict[str, Any]:
 @pytest.mark.parametrize("stem", sorted(_hostile_entries()))
 def test_replayed_small_model_cannot_store_injected_tools(stem: str, tmp_path: Path) -> None:
     """SmolLM2-135M read the injection page for real; replay its answer and ground it."""
-    from stackextract.llm import LLMExtractor
-    from stackextract.store import Store
+    from stackextract.llm.extractor import LLMExtractor
+    from stackextract.store.database import Store
 
     manifest = json.loads(MANIFEST.read_text(encoding="utf-8"))
     entry = manifest["hostile"][stem]

@@ -18,11 +18,11 @@ import pytest
 
 from llm_cassettes import CASSETTES, DUMMY_KEY, MANIFEST, REPLAY_BASE_URL, cassette_vcr
 from stackextract.errors import ConfigError
-from stackextract.llm import LLMExtractor
-from stackextract.llm_schema import ExtractedStack
-from stackextract.load import read_file
-from stackextract.prompts import PROMPT_FILES, load_prompts
-from stackextract.settings import LLMSettings, llm_configured
+from stackextract.llm.extractor import LLMExtractor
+from stackextract.llm.prompts import PROMPT_FILES, load_prompts
+from stackextract.llm.schema import ExtractedStack
+from stackextract.llm.settings import LLMSettings, llm_configured
+from stackextract.sources.load import read_file
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 ENV = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "STACKEXTRACT_MODEL", "STACKEXTRACT_LLM_MODE")
@@ -233,7 +233,7 @@ def test_replay_with_another_prompt_does_not_reach_the_network() -> None:
 
 
 def _spellings(name: str) -> set[str]:
-    from stackextract.catalog import Catalog
+    from stackextract.catalog.vocabulary import Catalog
 
     entry = Catalog.default().lookup(name)
     return {name, *(entry.spellings if entry else ())}
@@ -242,7 +242,7 @@ def _spellings(name: str) -> set[str]:
 @needs_corpus
 def test_grounding_drops_the_small_models_invented_tools() -> None:
     """SmolLM2 copies the few-shot example (Django, Celery, MongoDB...) into every answer."""
-    from stackextract.grounding import ground_stack
+    from stackextract.grounding.locate import ground_stack
 
     invented_total = 0
     for stem in recorded_documents():
@@ -267,7 +267,7 @@ def test_grounding_drops_the_small_models_invented_tools() -> None:
 
 @needs_corpus
 def test_luma_invented_tools_are_dropped_real_ones_kept() -> None:
-    from stackextract.grounding import ground_stack
+    from stackextract.grounding.locate import ground_stack
 
     stem = "004_e647f7aa724063ce"
     if stem not in recorded_documents():
@@ -285,8 +285,8 @@ def test_luma_invented_tools_are_dropped_real_ones_kept() -> None:
 
 
 def test_to_stack_maps_canonical_names_and_skips_titles_and_phrases() -> None:
-    from stackextract.catalog import Catalog
-    from stackextract.llm_schema import to_stack
+    from stackextract.catalog.vocabulary import Catalog
+    from stackextract.llm.schema import to_stack
     from stackextract.models import Document, Provenance
 
     doc = Document(text="Luma's Tech Stack\n\nWe run Postgres.", title="Luma's Tech Stack")

@@ -11,7 +11,7 @@ import pytest
 
 from llm_servers import VALID_STACK, Answer, fake_llm, ok, status
 from stackextract.errors import ConfigError, ExtractionError
-from stackextract.llm import LLMExtractor, retry_after_seconds
+from stackextract.llm.extractor import LLMExtractor, retry_after_seconds
 from stackextract.models import Document
 
 KEY = "sk-test-not-a-real-key"
@@ -292,7 +292,7 @@ def test_llm_without_key_or_base_url_is_a_config_error() -> None:
 
 
 def test_invented_tools_are_dropped_by_grounding() -> None:
-    from stackextract.grounding import ground_stack
+    from stackextract.grounding.locate import ground_stack
 
     payload = dict(VALID_STACK)
     payload["tools"] = [

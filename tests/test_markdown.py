@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from stackextract.heuristic import HeuristicExtractor
-from stackextract.markdown import markdown_to_document, split_front_matter
 from stackextract.models import Document
-from stackextract.prose import prose_mask
+from stackextract.offline.extractor import HeuristicExtractor
+from stackextract.offline.prose import prose_mask
+from stackextract.sources.markdown import markdown_to_document, split_front_matter
 
 MD = """---
 title: "Our stack"

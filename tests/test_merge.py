@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from stackextract.catalog import Catalog
-from stackextract.merge import merge_stacks, reconcile_status
+from stackextract.catalog.vocabulary import Catalog
+from stackextract.llm.merge import merge_stacks, reconcile_status
 from stackextract.models import (
     Category,
     Evidence,

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from conftest import CORPUS, GOLD
-from stackextract.evaluate import evaluate, names_match
-from stackextract.heuristic import HeuristicExtractor
-from stackextract.load import load
+from stackextract.evaluation.score import evaluate, names_match
+from stackextract.offline.extractor import HeuristicExtractor
 from stackextract.pipeline import process_document
+from stackextract.sources.load import load
 
 GOLD_STEMS = {p.stem for p in GOLD.glob("*.json")}
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from batch_helpers import make_document, make_stack
-from stackextract.store import Store
+from stackextract.store.database import Store
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "querying.md"
 BLOCKS = re.findall(r"```(sql|python)\n(.*?)```", DOC.read_text(encoding="utf-8"), re.DOTALL)

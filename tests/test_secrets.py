@@ -28,10 +28,10 @@ import yaml
 from llm_cassettes import CASSETTES, cassette_vcr
 from llm_servers import Answer, FakeLLMServer, ok
 from stackextract.errors import ExtractionError
-from stackextract.llm import LLMExtractor
+from stackextract.llm.extractor import LLMExtractor
+from stackextract.llm.settings import LLMSettings
 from stackextract.models import Document
 from stackextract.pipeline import extract
-from stackextract.settings import LLMSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY = f"sk-planted-{secrets.token_hex(16)}"

@@ -18,8 +18,8 @@ import pytest
 from batch_helpers import PageServer, child_pids, page_html
 from fault_helpers import stored_extractions
 from llm_servers import Answer, FakeLLMServer
-from stackextract.batch import run_batch
-from stackextract.store import Store
+from stackextract.batch.runner import run_batch
+from stackextract.store.database import Store
 
 pytestmark = pytest.mark.skipif(
     "fork" not in multiprocessing.get_all_start_methods(), reason="model-call processes need fork"
@@ -173,7 +173,7 @@ def test_concurrency_caps_model_requests_of_chunked_documents(
 
 
 def test_request_shares_add_up_to_the_cap() -> None:
-    from stackextract.shards import shares
+    from stackextract.batch.shards import shares
 
     assert shares(16, 2) == [8, 8]
     assert shares(3, 2) == [2, 1]

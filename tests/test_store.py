@@ -10,7 +10,7 @@ import sqlite_utils
 
 from batch_helpers import make_document, make_stack
 from stackextract.errors import StoreError
-from stackextract.store import Store
+from stackextract.store.database import Store
 
 
 @pytest.fixture

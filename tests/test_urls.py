@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from hypothesis.provisional import urls as url_strategy
 
 from stackextract.errors import InputError
-from stackextract.urls import UrlList, is_http_url, normalize_url, parse_url_list
+from stackextract.sources.urls import UrlList, is_http_url, normalize_url, parse_url_list
 
 
 @pytest.mark.parametrize(

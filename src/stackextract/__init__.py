@@ -4,15 +4,20 @@
     stack = stackextract.extract("https://example.com/our-stack")   # or a path, or text
     stackextract.Store("stacks.db").save(document, stack, config_key=...)
     stackextract.run_batch(["urls.txt"], db="stacks.db")             # many sources, resumable
+
+The stages are subpackages, in the order a document passes through them: sources (fetch,
+clean), catalog, offline / llm (extractors), grounding, store, batch, evaluation, cli.
+Only the records and errors load with the package; each entry point imports its stage on
+first use, so `import stackextract` stays light (no sqlite_utils, openai or trafilatura).
 """
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from .batch import BatchSummary, arun_batch, run_batch
-from .catalog import Catalog, CatalogEntry
-from .errors import (
+from stackextract._version import __version__
+from stackextract.errors import (
     BlockedURLError,
     CleanError,
     ConfigError,
@@ -22,10 +27,7 @@ from .errors import (
     StackExtractError,
     StoreError,
 )
-from .extractors import Extractor, get_extractor
-from .grounding import ground_stack
-from .load import aload, load
-from .models import (
+from stackextract.models import (
     Category,
     Document,
     Evidence,
@@ -39,8 +41,41 @@ from .models import (
     Tool,
     Usage,
 )
-from .pipeline import aextract, extract
-from .store import Store
+
+if TYPE_CHECKING:
+    from stackextract.batch import BatchSummary, arun_batch, run_batch
+    from stackextract.catalog import Catalog, CatalogEntry
+    from stackextract.extractors import Extractor, get_extractor
+    from stackextract.grounding import ground_stack
+    from stackextract.pipeline import aextract, extract
+    from stackextract.sources import aload, load
+    from stackextract.store import Store
+
+# public name -> the module that defines it (imported on first access)
+_LAZY = {
+    "BatchSummary": "stackextract.batch", "arun_batch": "stackextract.batch",
+    "run_batch": "stackextract.batch",
+    "Catalog": "stackextract.catalog", "CatalogEntry": "stackextract.catalog",
+    "Extractor": "stackextract.extractors", "get_extractor": "stackextract.extractors",
+    "ground_stack": "stackextract.grounding",
+    "aextract": "stackextract.pipeline", "extract": "stackextract.pipeline",
+    "aload": "stackextract.sources", "load": "stackextract.sources",
+    "Store": "stackextract.store",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'stackextract' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "BatchSummary", "BlockedURLError", "Catalog", "CatalogEntry", "Category", "CleanError",

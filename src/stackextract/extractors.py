@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from typing import Any, Protocol, runtime_checkable
 
-from .errors import ConfigError
-from .models import SCHEMA_VERSION, Document, Stack
+from stackextract.errors import ConfigError
+from stackextract.models import Document, Stack, config_hash  # noqa: F401 (re-exported)
 
 BACKENDS = ("auto", "offline", "llm")
 
@@ -24,16 +22,6 @@ class Extractor(Protocol):
     async def aextract(self, document: Document) -> Stack: ...
 
     def config_key(self) -> str: ...
-
-
-def config_hash(*, backend: str, model: str | None, prompt_version: str | None,
-                **extra: Any) -> str:
-    """The cache key of an extraction configuration: same key, same output for same text."""
-    payload = {
-        "backend": backend, "model": model, "prompt_version": prompt_version,
-        "schema_version": SCHEMA_VERSION, **extra,
-    }
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def llm_configured(settings: dict[str, Any] | None = None) -> bool:
@@ -60,7 +48,7 @@ OFFLINE_SETTINGS = frozenset({"catalog", "propose_unknown"})
 def _llm_setting_names() -> set[str]:
     from dataclasses import fields
 
-    from .settings import LLMSettings
+    from stackextract.llm.settings import LLMSettings
 
     extra = {"hints", "hint_source", "client", "async_client", "catalog", "settings", "prompts"}
     return {f.name for f in fields(LLMSettings)} | extra
@@ -71,11 +59,11 @@ def get_extractor(backend: str = "auto", **settings: Any) -> Extractor:
     resolved = resolve_backend(backend, **settings)
     catalog_path = settings.pop("catalog_path", None)
     if catalog_path and "catalog" not in settings:
-        from .catalog import Catalog
+        from stackextract.catalog.vocabulary import Catalog
 
         settings["catalog"] = Catalog.default(extra=catalog_path)
     if resolved == "offline":
-        from .heuristic import HeuristicExtractor
+        from stackextract.offline.extractor import HeuristicExtractor
 
         # the LLM's settings are let through (ignored) so that "auto" can fall back offline;
         # anything else is a mistake worth saying (a typo would otherwise change nothing)
@@ -89,7 +77,7 @@ def get_extractor(backend: str = "auto", **settings: Any) -> Extractor:
             **{k: v for k, v in settings.items() if k in OFFLINE_SETTINGS}
         )
     try:
-        from .llm import LLMExtractor
+        from stackextract.llm.extractor import LLMExtractor
     except ImportError as exc:  # pragma: no cover - only when the llm module is broken
         raise ConfigError(f"the llm backend cannot be loaded: {exc}") from exc
     return LLMExtractor(**{k: v for k, v in settings.items() if v is not None})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import datetime, timezone
 from enum import Enum
 from typing import Any
@@ -10,6 +11,16 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 SCHEMA_VERSION = "1"
+
+
+def config_hash(*, backend: str, model: str | None, prompt_version: str | None,
+                **extra: Any) -> str:
+    """The cache key of an extraction configuration: same key, same output for same text."""
+    payload = {
+        "backend": backend, "model": model, "prompt_version": prompt_version,
+        "schema_version": SCHEMA_VERSION, **extra,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 
 class Category(str, Enum):

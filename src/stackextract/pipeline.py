@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .catalog import Catalog
-from .extractors import Extractor, get_extractor
-from .grounding import ground_stack
-from .load import aload, load
-from .models import Document, Stack
+from stackextract.catalog.vocabulary import Catalog
+from stackextract.extractors import Extractor, get_extractor
+from stackextract.grounding.locate import ground_stack
+from stackextract.models import Document, Stack
+from stackextract.sources.load import aload, load
 
 DEFAULT_MIN_CONFIDENCE = 0.5
 

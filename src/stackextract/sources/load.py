@@ -10,12 +10,16 @@ import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import CleanError, ConfigError, InputError
-from .markdown import is_markdown_path, looks_like_markdown, markdown_to_document
-from .models import Document
+from stackextract.errors import CleanError, ConfigError, InputError
+from stackextract.models import Document
+from stackextract.sources.markdown import (
+    is_markdown_path,
+    looks_like_markdown,
+    markdown_to_document,
+)
 
 if TYPE_CHECKING:
-    from .fetch import FetchResult
+    from stackextract.sources.fetch import FetchResult
 
 DEFAULT_MAX_BYTES = 10_000_000
 MAX_BYTES_ENV = "STACKEXTRACT_MAX_BYTES"
@@ -43,7 +47,7 @@ def document_from_html(
     path: str | None = None,
 ) -> Document:
     """Clean an HTML page (trafilatura, see clean.py) into a Document with its metadata."""
-    from .clean import clean_html
+    from stackextract.sources.clean import clean_html
 
     page = clean_html(html, url=final_url or url)
     return Document(
@@ -268,7 +272,7 @@ def load(
             )
         return document_from_string(_decode(data))
     if is_url(source):
-        from .fetch import fetch
+        from stackextract.sources.fetch import fetch
 
         result = fetch(source.strip(), allow_private=allow_private, max_bytes=max_bytes,
                        **fetch_kwargs)
@@ -298,7 +302,7 @@ async def aload(
     import asyncio
 
     if isinstance(source, str) and is_url(source):
-        from .fetch import afetch
+        from stackextract.sources.fetch import afetch
 
         max_bytes = default_max_bytes() if max_bytes is None else max_bytes
         result = await afetch(source.strip(), allow_private=allow_private, max_bytes=max_bytes,

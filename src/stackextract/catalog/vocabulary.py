@@ -17,8 +17,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
-from .models import Category
+from stackextract.errors import ConfigError
+from stackextract.models import Category
 
 # A token: word characters with inner . + # - _ (Node.js, C#, C++, styled-jsx, pg_dump, o4-mini),
 # optionally a leading dot (.NET) when it does not follow a word or a dot.

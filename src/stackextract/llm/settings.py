@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-from .errors import ConfigError
+from stackextract.errors import ConfigError
 
 MODES = ("json_schema", "tools", "json", "md_json")
 DEFAULT_OPENAI_MODEL = "gpt-4o-mini"

@@ -33,7 +33,8 @@ from pathlib import Path
 from typing import Any, Literal, TextIO
 from urllib.parse import urlsplit
 
-from .errors import (
+from stackextract.batch.shards import ShardPool, exit_with_parent
+from stackextract.errors import (
     ConfigError,
     ExtractionError,
     InputError,
@@ -42,10 +43,9 @@ from .errors import (
     one_line,
     tag_stage,
 )
-from .models import Document, Stack
-from .pipeline import finish
-from .shards import ShardPool, exit_with_parent
-from .store import Store
+from stackextract.models import Document, Stack
+from stackextract.pipeline import finish
+from stackextract.store.database import Store
 
 DOCUMENT_SUFFIXES = (".html", ".htm", ".md", ".mdx", ".markdown", ".txt")
 # what a directory walk picks up: those, and the same gzipped (saved pages, crawl dumps)
@@ -126,7 +126,7 @@ def _is_url_list(path: Path) -> bool:
         return True
     if suffix != ".txt":
         return False
-    from .urls import is_http_url
+    from stackextract.sources.urls import is_http_url
 
     try:  # the head only: a file with no newline would otherwise come into memory whole
         with path.open("rb") as fp:
@@ -160,7 +160,7 @@ def expand_sources(sources: Sequence[str | Path]) -> tuple[list[Job], list[Input
     Raises InputError for a path that does not exist, a directory with no documents, or a
     URL list without any URL: those are mistakes in the command, not in the data.
     """
-    from .urls import normalize_url, parse_url_list
+    from stackextract.sources.urls import normalize_url, parse_url_list
 
     jobs: list[Job] = []
     problems: list[InputProblem] = []
@@ -226,7 +226,7 @@ def expand_sources(sources: Sequence[str | Path]) -> tuple[list[Job], list[Input
 
 def jobs_from_keys(keys: Sequence[str]) -> tuple[list[Job], list[InputProblem]]:
     """Jobs for stored source keys (e.g. the failures table): URLs, or paths that still exist."""
-    from .urls import is_http_url
+    from stackextract.sources.urls import is_http_url
 
     jobs, problems = [], []
     for key in keys:
@@ -274,7 +274,7 @@ def warm_up() -> None:
     """Clean one small page, once per process: trafilatura sets itself up on its first page
     (~0.2 s). The batch does it before forking its workers, so they start warm and share it;
     a long-running program can call it at start-up."""
-    from .load import document_from_html
+    from stackextract.sources.load import document_from_html
 
     # a host with a port: courlan reads the public-suffix list (~50 ms) on the first URL its
     # quick pattern does not parse (a port, an odd host), which would otherwise be a real page's
@@ -297,20 +297,20 @@ def _extractor_in_worker() -> Any:
 
 
 def _doc_from_fetch(result: Any) -> Document:
-    from .load import document_from_fetch
+    from stackextract.sources.load import document_from_fetch
 
     return document_from_fetch(result)
 
 
 def _doc_from_path(path: str) -> Document:
-    from .load import read_file
+    from stackextract.sources.load import read_file
 
     return read_file(Path(path))
 
 
 def _extract_offline(doc: Document, strict: bool, min_confidence: float) -> Stack:
     """Extract and ground in a worker process (the extractor is built once per worker)."""
-    from .pipeline import process_document
+    from stackextract.pipeline import process_document
 
     return process_document(
         doc, _extractor_in_worker(), strict=strict, min_confidence=min_confidence
@@ -318,14 +318,14 @@ def _extract_offline(doc: Document, strict: bool, min_confidence: float) -> Stac
 
 
 def _make_extractor(backend: str, settings: Mapping[str, Any]) -> Any:
-    from .extractors import get_extractor
+    from stackextract.extractors import get_extractor
 
     return get_extractor(backend, **dict(settings))
 
 
 def batch_config_key(extractor: Any, *, strict: bool, min_confidence: float) -> str:
     """The extractor's cache key, plus the output filters when they are not the defaults."""
-    from .pipeline import DEFAULT_MIN_CONFIDENCE
+    from stackextract.pipeline import DEFAULT_MIN_CONFIDENCE
 
     key = str(extractor.config_key())
     if strict or min_confidence != DEFAULT_MIN_CONFIDENCE:
@@ -585,7 +585,7 @@ class _Run:
             return None
         import httpx
 
-        from .fetch import new_async_client
+        from stackextract.sources.fetch import new_async_client
 
         limits = httpx.Limits(max_connections=self.concurrency * 2, max_keepalive_connections=32)
         return new_async_client(limits=limits)
@@ -659,7 +659,7 @@ class _Run:
         await self.queue.put(("save", job.key, doc, stack, False))
 
     async def _fetch(self, url: str, client: Any) -> Any:
-        from .fetch import afetch
+        from stackextract.sources.fetch import afetch
 
         host = urlsplit(url).netloc
         async with self.host_limits[host]:
@@ -782,7 +782,7 @@ def run_batch(
         if extractor is None:
             extractor = _make_extractor(backend, extractor_settings)
         if min_confidence is None:
-            from .pipeline import DEFAULT_MIN_CONFIDENCE
+            from stackextract.pipeline import DEFAULT_MIN_CONFIDENCE
 
             min_confidence = DEFAULT_MIN_CONFIDENCE
         config_key = batch_config_key(extractor, strict=strict, min_confidence=min_confidence)

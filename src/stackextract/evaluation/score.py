@@ -12,10 +12,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .catalog import squash
-from .errors import InputError
-from .grounding import Grounder
-from .models import Document, Stack
+from stackextract.catalog.vocabulary import squash
+from stackextract.errors import InputError
+from stackextract.grounding.locate import Grounder
+from stackextract.models import Document, Stack
 
 _VENDORS = {"amazon", "aws", "google", "gcp", "azure", "microsoft", "apache"}
 
@@ -214,9 +214,9 @@ def evaluate(
     **settings: Any,
 ) -> Report:
     """Run `backend` (or `run`) over every gold-labelled writeup and score it."""
-    from .extractors import get_extractor
-    from .load import load
-    from .pipeline import process_document
+    from stackextract.extractors import get_extractor
+    from stackextract.pipeline import process_document
+    from stackextract.sources.load import load
 
     gold_dir, corpus_dir = Path(gold_dir), Path(corpus_dir)
     gold_files = sorted(gold_dir.glob("*.json"))

@@ -34,18 +34,18 @@ from openai.types.chat import ChatCompletion
 from pydantic import BaseModel, ValidationError
 from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_exception
 
-from . import __version__
-from .chunking import Chunk, chunk_text
-from .errors import ConfigError, ExtractionError, one_line
-from .fetch import ssl_context
-from .llm_schema import ExtractedStack, to_stack
-from .merge import merge_stacks
-from .models import SCHEMA_VERSION, Document, Provenance, Stack, Usage
-from .prompts import Prompts, build_messages, load_prompts
-from .settings import LLMSettings
+from stackextract._version import __version__
+from stackextract.errors import ConfigError, ExtractionError, one_line
+from stackextract.llm.chunking import Chunk, chunk_text
+from stackextract.llm.merge import merge_stacks
+from stackextract.llm.prompts import Prompts, build_messages, load_prompts
+from stackextract.llm.schema import ExtractedStack, to_stack
+from stackextract.llm.settings import LLMSettings
+from stackextract.models import SCHEMA_VERSION, Document, Provenance, Stack, Usage
+from stackextract.sources.fetch import ssl_context
 
 if TYPE_CHECKING:
-    from .catalog import Catalog
+    from stackextract.catalog.vocabulary import Catalog
 
 # instructor logs every failed attempt at ERROR; our one-line ExtractionError says it all.
 # A NullHandler keeps Python's last-resort handler from printing them when no logging is set.
@@ -568,7 +568,7 @@ class LLMExtractor:
     def catalog(self) -> Catalog | None:
         if self._catalog is None:
             try:
-                from .catalog import Catalog
+                from stackextract.catalog.vocabulary import Catalog
 
                 self._catalog = Catalog.default()
             except ImportError:  # pragma: no cover - catalog ships with the package
@@ -770,10 +770,10 @@ def preload() -> None:
 def default_hints(doc: Document) -> list[str]:
     """Candidate tool names from the offline extractor (or the catalog matcher)."""
     try:
-        from .heuristic import HeuristicExtractor
+        from stackextract.offline.extractor import HeuristicExtractor
 
         return [t.name for t in HeuristicExtractor().extract(doc).tools]
     except ImportError:
-        from .catalog import Catalog
+        from stackextract.catalog.vocabulary import Catalog
 
         return [m.entry.name for m in Catalog.default().find_mentions(doc.text)]

@@ -14,7 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
+from stackextract.errors import ConfigError
 
 PROMPT_FILES = ("system.txt", "instructions.txt", "example.json")
 ENV_PROMPTS_DIR = "STACKEXTRACT_PROMPTS_DIR"
@@ -40,7 +40,7 @@ def find_prompts_dir(directory: str | Path | None = None) -> Path:
     elif os.environ.get(ENV_PROMPTS_DIR):
         candidates.append(Path(os.environ[ENV_PROMPTS_DIR]))
     else:
-        here = Path(__file__).resolve().parent
+        here = Path(__file__).resolve().parent.parent  # the stackextract package
         candidates += [here / "_bundled" / "prompts", here.parent.parent / "prompts"]
     for path in candidates:
         if all((path / name).is_file() for name in PROMPT_FILES):

@@ -20,8 +20,8 @@ from typing import Any
 
 import sqlite_utils
 
-from .errors import StoreError
-from .models import Document, Evidence, Stack
+from stackextract.errors import StoreError
+from stackextract.models import Document, Evidence, Stack
 
 TABLES = ("documents", "extractions", "tools", "reasons", "regrets", "migrations", "failures")
 VIEWS = ("latest_stacks", "tool_popularity", "most_regretted", "migration_pairs")

@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.table import Table
 
-from .models import Stack
+from stackextract.models import Stack
 
 if TYPE_CHECKING:
-    from .evaluate import Report
+    from stackextract.evaluation.score import Report
 
 
 def _short(text: str, width: int = 90) -> str:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import re
 
-from .catalog import Catalog, CatalogEntry, Mention
-from .models import Category
-from .sentences import Sentence
+from stackextract.catalog.vocabulary import Catalog, CatalogEntry, Mention
+from stackextract.models import Category
+from stackextract.offline.sentences import Sentence
 
 _WORD = r"[A-Z][A-Za-z0-9]*(?:[.+#-][A-Za-z0-9]+)*"
 _NAME = rf"({_WORD}(?:\s{_WORD}){{0,2}})"

@@ -9,8 +9,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-from .errors import StoreError
-from .store import TABLES, Store
+from stackextract.errors import StoreError
+from stackextract.store.database import TABLES, Store
 
 
 @contextmanager

@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from .models import Document
+from stackextract.models import Document
 
 _FRONT_MATTER = re.compile(
     r"\A\ufeff?---[ \t]*\r?\n(.*?\r?\n)?(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.S

@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING
 
 from rapidfuzz import fuzz
 
-from .injection import Injection, find_injections, mask, overlaps
-from .models import Document, Evidence, Stack
+from stackextract.grounding.injection import Injection, find_injections, mask, overlaps
+from stackextract.models import Document, Evidence, Stack
 
 if TYPE_CHECKING:
-    from .catalog import Catalog
+    from stackextract.catalog.vocabulary import Catalog
 
 FUZZY_THRESHOLD = 90.0
 _TRANSLATE = str.maketrans(
@@ -182,7 +182,7 @@ def ground_stack(
     `provenance.dropped_items`.
     """
     if catalog is None:
-        from .catalog import Catalog
+        from stackextract.catalog.vocabulary import Catalog
 
         catalog = Catalog.default()
     if injections is None:

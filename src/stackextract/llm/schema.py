@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 from instructor import OpenAISchema
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from .models import (
+from stackextract.models import (
     Category,
     Document,
     Evidence,
@@ -29,7 +29,7 @@ from .models import (
 )
 
 if TYPE_CHECKING:
-    from .catalog import Catalog
+    from stackextract.catalog.vocabulary import Catalog
 
 # Bounds sized so that a maximal answer (~12k characters, ~4k tokens) fits the default
 # max_tokens: a grammar-constrained small model that fills every list still finishes.
@@ -192,7 +192,7 @@ def to_stack(
 
     Grounding (spans, dropping names absent from the text) is the pipeline's job.
     """
-    from .catalog import clean_name
+    from stackextract.catalog.vocabulary import clean_name
 
     def canonical(name: str) -> tuple[str, Category | None]:
         entry = catalog.lookup(name) if catalog is not None else None

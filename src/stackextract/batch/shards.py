@@ -27,8 +27,8 @@ from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.connection import Connection
 from typing import Any
 
-from .errors import ExtractionError, StackExtractError, failure_fields, tag_stage
-from .models import Document, Stack
+from stackextract.errors import ExtractionError, StackExtractError, failure_fields, tag_stage
+from stackextract.models import Document, Stack
 
 _SHUTDOWN_GRACE_S = 5.0
 _STOP = object()  # ends a sender thread; a None *message* tells a shard to finish

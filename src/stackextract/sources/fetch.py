@@ -36,8 +36,8 @@ from tenacity import (
     stop_after_attempt,
 )
 
-from . import __version__
-from .errors import BlockedURLError, FetchError
+from stackextract._version import __version__
+from stackextract.errors import BlockedURLError, FetchError
 
 logger = logging.getLogger(__name__)
 

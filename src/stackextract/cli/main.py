@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import click
 
-from .errors import StackExtractError, one_line
+from stackextract.errors import StackExtractError, one_line
 
 F = TypeVar("F", bound=Callable[..., Any])
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -82,7 +82,7 @@ def _settings(
     backend: str, model: str | None, base_url: str | None, mode: str | None,
     max_tokens: int | None, hints: bool | None, catalog_path: str | None,
 ) -> dict[str, Any]:
-    from .catalog import Catalog
+    from stackextract.catalog.vocabulary import Catalog
 
     settings: dict[str, Any] = {"model": model, "base_url": base_url, "mode": mode,
                                 "max_tokens": max_tokens, "hints": hints}
@@ -110,7 +110,7 @@ def main(debug: bool) -> None:
 @friendly_errors
 def clean(source: str, as_json: bool, allow_private: bool) -> None:
     """Print the cleaned text the extractor sees, with its metadata."""
-    from .load import load
+    from stackextract.sources.load import load
 
     document = load(source, allow_private=allow_private)
     if as_json:
@@ -139,9 +139,9 @@ def extract(source: str, backend: str, model: str | None, base_url: str | None,
             catalog_path: str | None, min_confidence: float | None, strict: bool,
             as_json: bool, db: str | None, allow_private: bool) -> None:
     """Extract the stack of one writeup (URL, file, or - for stdin)."""
-    from .extractors import get_extractor, resolve_backend
-    from .load import load
-    from .pipeline import DEFAULT_MIN_CONFIDENCE, process_document
+    from stackextract.extractors import get_extractor, resolve_backend
+    from stackextract.pipeline import DEFAULT_MIN_CONFIDENCE, process_document
+    from stackextract.sources.load import load
 
     settings = _settings(backend, model, base_url, mode, max_tokens, hints, catalog_path)
     resolved = resolve_backend(backend, **settings)
@@ -154,7 +154,7 @@ def extract(source: str, backend: str, model: str | None, base_url: str | None,
         min_confidence=DEFAULT_MIN_CONFIDENCE if min_confidence is None else min_confidence,
     )
     if db:
-        from .store import Store
+        from stackextract.store.database import Store
 
         store = Store(db)
         try:
@@ -165,7 +165,7 @@ def extract(source: str, backend: str, model: str | None, base_url: str | None,
     if as_json:
         click.echo(stack.model_dump_json(indent=2))
     else:
-        from .render import print_stack
+        from stackextract.cli.render import print_stack
 
         print_stack(stack)
 
@@ -197,7 +197,7 @@ def batch(sources: tuple[str, ...], db: str, backend: str, model: str | None,
           limit: int | None, prefix: str, workers: int | None, model_processes: int | None,
           allow_private: bool, progress: bool | None) -> None:
     """Extract many sources (files, directories, files of URLs) into a SQLite file."""
-    from .batch import run_batch
+    from stackextract.batch.runner import run_batch
 
     if not sources and not retry_failed:
         raise click.UsageError("give at least one source (file, directory or URL list)")
@@ -228,8 +228,8 @@ def batch(sources: tuple[str, ...], db: str, backend: str, model: str | None,
 @friendly_errors
 def export(db: str, fmt: str, output: str, prefix: str, all_versions: bool) -> None:
     """Export stored stacks as JSONL (one Stack a line) or CSV (one file a table)."""
-    from .export import export_csv, export_jsonl
-    from .store import Store
+    from stackextract.store.database import Store
+    from stackextract.store.export import export_csv, export_jsonl
 
     store = Store(db, prefix=prefix, read_only=True)  # works on read-only media too
     try:
@@ -254,7 +254,7 @@ def export(db: str, fmt: str, output: str, prefix: str, all_versions: bool) -> N
 @friendly_errors
 def schema(output: str | None, check: str | None) -> None:
     """Print or write the JSON Schemas of the output and of the gold format."""
-    from .schema import render, stale_schemas, write_schemas
+    from stackextract.store.json_schema import render, stale_schemas, write_schemas
 
     if check:
         stale = stale_schemas(check)
@@ -283,9 +283,9 @@ def eval_command(gold_dir: str, corpus_dir: str | None, backend: str, model: str
                  hints: bool | None, catalog_path: str | None, min_confidence: float | None,
                  strict: bool, as_json: bool, verbose: bool) -> None:
     """Score a backend against gold labels (precision, recall, F1, status accuracy)."""
-    from .evaluate import evaluate
-    from .extractors import get_extractor, resolve_backend
-    from .pipeline import DEFAULT_MIN_CONFIDENCE, process_document
+    from stackextract.evaluation.score import evaluate
+    from stackextract.extractors import get_extractor, resolve_backend
+    from stackextract.pipeline import DEFAULT_MIN_CONFIDENCE, process_document
 
     corpus = Path(corpus_dir) if corpus_dir else Path(gold_dir).resolve().parent / "corpus"
     settings = _settings(backend, model, base_url, mode, max_tokens, hints, catalog_path)
@@ -299,7 +299,7 @@ def eval_command(gold_dir: str, corpus_dir: str | None, backend: str, model: str
     if as_json:
         click.echo(json.dumps(report.as_dict(), indent=2))
     else:
-        from .render import print_report
+        from stackextract.cli.render import print_report
 
         print_report(report, verbose=verbose)
     if any(f.error for f in report.files):

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .models import SCHEMA_VERSION, Category, Stack, Status
+from stackextract.models import SCHEMA_VERSION, Category, Stack, Status
 
 
 class GoldTool(BaseModel):

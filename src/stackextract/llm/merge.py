@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, TypeVar
 
-from .models import (
+from stackextract.models import (
     Category,
     Evidence,
     Migration,
@@ -35,7 +35,7 @@ from .models import (
 )
 
 if TYPE_CHECKING:
-    from .catalog import Catalog
+    from stackextract.catalog.vocabulary import Catalog
 
 MAX_EVIDENCE = 3
 T = TypeVar("T", Reason, Regret)

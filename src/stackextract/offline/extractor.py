@@ -13,9 +13,9 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from . import __version__, cues
-from .catalog import Catalog, CatalogEntry, Mention, is_common_word
-from .models import (
+from stackextract._version import __version__
+from stackextract.catalog.vocabulary import Catalog, CatalogEntry, Mention, is_common_word
+from stackextract.models import (
     Category,
     Document,
     Evidence,
@@ -26,10 +26,12 @@ from .models import (
     Stack,
     Status,
     Tool,
+    config_hash,
 )
-from .prose import code_spans, prose_mask
-from .sentences import Sentence, split
-from .unknown import propose_unknown
+from stackextract.offline import cues
+from stackextract.offline.prose import code_spans, prose_mask
+from stackextract.offline.sentences import Sentence, split
+from stackextract.offline.unknown import propose_unknown
 
 MAX_QUOTE = 400
 _PRONOUN_START = re.compile(
@@ -67,8 +69,6 @@ class HeuristicExtractor:
         self.propose_unknown = propose_unknown
 
     def config_key(self) -> str:
-        from .extractors import config_hash
-
         return config_hash(backend=self.name, model=f"heuristic-{__version__}",
                            prompt_version=None)
 

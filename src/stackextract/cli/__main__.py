@@ -1,0 +1,3 @@
+from stackextract.cli.main import main
+
+main()
