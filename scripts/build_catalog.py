@@ -37,7 +37,7 @@ import sys
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,8 +65,12 @@ CURATED_POPULARITY = 0.7
 # Which source names a tool first (its spelling becomes the entry's name): the curated lists,
 # then the lists that spell products the way their makers do, then the package registries.
 SOURCE_ORDER = ["curated", "landscape", "linguist", "webappanalyzer", "awesome-python",
-                "awesome-go", "awesome-rust", "awesome-selfhosted", "pypi", "npm"]
+                "awesome-go", "awesome-rust", "awesome-selfhosted", "pypi", "npm", "simple-icons",
+                "debian"]
 REGISTRIES = {"pypi", "npm"}
+# Sources that only confirm a name another source brings (no categories; simple-icons also
+# holds brands that are not software, Debian names are mostly not products).
+CONFIRM_ONLY = {"simple-icons", "debian"}
 COMMON_ZIPF = 3.0  # wordfreq Zipf frequency from which a name counts as a common English word
 REGISTRY_WORD_ZIPF = 2.5  # a package-registry name this frequent is a word, not a tool: left out
 _NAME_OK = re.compile(r"[\w][\w .+#&'/:-]*[\w+#]|[\w]{2}")
@@ -92,6 +96,7 @@ class Entry:
     sources: list[str] = field(default_factory=lambda: [CURATED])
     popularity: float = CURATED_POPULARITY
     common_word: bool = False
+    code_only: bool = False
 
     def terms(self) -> list[str]:
         """The name and every alias."""
@@ -109,6 +114,7 @@ class Entry:
             "case_sensitive": self.case_sensitive,
             "ambiguous": self.ambiguous,
             "common_word": self.common_word,
+            **({"code_only": True} if self.code_only else {}),
             "popularity": self.popularity,
             "sources": self.sources,
             **({"generic": True} if self.generic else {}),
@@ -254,7 +260,8 @@ def _category_rows() -> list[tuple[set[str], re.Pattern[str] | None, str]]:
             continue
         parts = raw.split("\t")
         if len(parts) != 3:
-            raise CatalogSourceError(f"{CATEGORY_MAP.name}:{number}: expected 3 tab-separated fields")
+            raise CatalogSourceError(f"{CATEGORY_MAP.name}:{number}: expected 3 tab-separated "
+                                     "fields")
         sources, pattern, category = parts
         if category != "skip" and category not in CATEGORIES:
             raise CatalogSourceError(f"{CATEGORY_MAP.name}:{number}: unknown category {category!r}")
@@ -322,7 +329,7 @@ def _zipf() -> Callable[[str], float]:
             "the catalog build needs wordfreq: pip install -e '.[catalog]'"
         ) from exc
 
-    @lru_cache(maxsize=None)
+    @cache
     def zipf(term: str) -> float:
         return float(zipf_frequency(term.replace("-", " ").replace("_", " "), "en"))
 
@@ -365,8 +372,12 @@ def merge_public(entries: list[Entry], items: list[PublicItem], words: set[str])
         first = group[0]
         squashed = _squash(first.name)
         entry = owner.get(key) or (by_squash.get(squashed) if len(squashed) >= 4 else None)
+        group_sources = {i.source for i in group}
+        if entry is None and group_sources <= CONFIRM_ONLY:
+            continue
         if entry is None:
-            if {i.source for i in group} <= REGISTRIES and zipf(first.name) >= REGISTRY_WORD_ZIPF:
+            registry_only = group_sources - CONFIRM_ONLY <= REGISTRIES
+            if registry_only and zipf(first.name) >= REGISTRY_WORD_ZIPF:
                 continue
             entry = Entry(
                 name=first.name, category=first.category, case_sensitive=True,
@@ -397,6 +408,7 @@ def merge_public(entries: list[Entry], items: list[PublicItem], words: set[str])
         e.common_word = _common(e.name, zipf)
         if not e.curated:
             e.ambiguous = e.common_word
+            e.code_only = _word_like(e.name, zipf)
     for e in new:
         add_variants(e, words)
         e.aliases = [
@@ -413,6 +425,21 @@ def _common(name: str, zipf: Callable[[str], float]) -> bool:
     if len(tokens) <= 1:
         return zipf(name) >= COMMON_ZIPF
     return all(zipf(t) >= COMMON_ZIPF for t in tokens)
+
+
+def _word_like(name: str, zipf: Callable[[str], float]) -> bool:
+    """A name that prose uses as a word: a capitalised one at least as frequent as
+    REGISTRY_WORD_ZIPF ('Config', 'Here', 'Router'), or a lower-case one of letters whose every
+    part wordfreq knows ('retry', 'async', 'uuid', 'real-time'). Names with digits or dots
+    ('boto3', 'nats.rs') are never word-like."""
+    if re.search(r"[\d.]", name):
+        return False
+    parts = [p for p in re.split(r"[\s_-]+", name) if p]
+    if name != name.lower():
+        if len(parts) > 1:
+            return False  # a multi-word name: ambiguous (needs context) when all are words
+        return zipf(name) >= REGISTRY_WORD_ZIPF
+    return all(zipf(p) >= 1.0 for p in parts)
 
 
 def _squash(name: str) -> str:
@@ -448,6 +475,16 @@ def report(entries: list[Entry], words: set[str]) -> str:
     lines = [f"entries: {len(entries)}"]
     for cat, n in sorted(Counter(e.category for e in entries).items(), key=lambda kv: -kv[1]):
         lines.append(f"  {cat:15} {n}")
+    anywhere = Counter(s for e in entries for s in e.sources)
+    only = Counter(e.sources[0] for e in entries if len(e.sources) == 1)
+    lines.append("source              entries  only from it")
+    for source in SOURCE_ORDER:
+        lines.append(f"  {source:18} {anywhere[source]:7}  {only[source]:7}")
+    lines.append(
+        f"flags: ambiguous {sum(e.ambiguous for e in entries)}, common_word "
+        f"{sum(e.common_word for e in entries)}, code_only {sum(e.code_only for e in entries)}, "
+        f"case_sensitive {sum(e.case_sensitive for e in entries)}"
+    )
     tolerated = [
         f"{e.name}: {t}"
         for e in entries
@@ -482,6 +519,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="fail if catalog.json is stale")
     parser.add_argument("--report", action="store_true", help="print counts and flagged words")
     parser.add_argument("--make-words", action="store_true", help="regenerate the word list")
+    parser.add_argument("--output", type=Path, default=OUTPUT, help="where to write the JSON")
     args = parser.parse_args(argv)
     if args.make_words:
         return make_words()
@@ -501,9 +539,9 @@ def main(argv: list[str] | None = None) -> int:
             )
             return 1
         return 0
-    OUTPUT.parent.mkdir(parents=True, exist_ok=True)
-    OUTPUT.write_text(text, encoding="utf-8")
-    print(f"wrote {len(entries)} entries to {OUTPUT.relative_to(ROOT)}")
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_bytes(text.encode("utf-8"))
+    print(f"wrote {len(entries)} entries to {args.output}")
     return 0
 
 

@@ -38,10 +38,12 @@ REPOS = {
     "awesome-go": ("avelino/awesome-go", "MIT"),
     "awesome-rust": ("rust-unofficial/awesome-rust", "CC0-1.0"),
     "awesome-selfhosted": ("awesome-selfhosted/awesome-selfhosted", "CC-BY-SA-3.0"),
+    "simple-icons": ("simple-icons/simple-icons", "CC0-1.0"),
 }
 TOP_PYPI = 4000
 TOP_NPM = 4000
 
+_PYPI_RANK = "rank_among_15000_most_downloaded"
 Row = tuple[str, list[str], str, float]
 
 
@@ -121,13 +123,31 @@ def awesome(repo: _Repo) -> Iterator[Row]:
         yield name, [], " / ".join(heads[k] for k in sorted(heads)), 0.4
 
 
+def simple_icons(repo: _Repo) -> Iterator[Row]:
+    """Brand names with their official spelling; no categories (the build uses it only to
+    confirm names that another source brings)."""
+    for icon in json.loads(repo.show("data/simple-icons.json")):
+        aka = (icon.get("aliases") or {}).get("aka") or []
+        yield icon["title"], [str(a) for a in aka], "", 0.5
+
+
+def debian(paths: list[Path]) -> Iterator[Row]:
+    """Debian packages installed on the workplace's machine images (confirmation only)."""
+    for path in paths:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            parts = line.split("\t")
+            if len(parts) >= 2 and parts[0] == "apt" and not parts[1].startswith("lib"):
+                yield parts[1].split(":")[0], [], "", 0.5
+
+
 def pypi(path: Path) -> Iterator[Row]:
     """The most-downloaded PyPI projects (rank among the 15,000 most downloaded)."""
     with path.open(encoding="utf-8") as f:
-        rows = [r for r in csv.DictReader(f, delimiter="\t") if r.get("rank_among_15000_most_downloaded")]
-    rows.sort(key=lambda r: int(r["rank_among_15000_most_downloaded"]))
+        rows = [r for r in csv.DictReader(f, delimiter="\t") if r.get(_PYPI_RANK)]
+    rows.sort(key=lambda r: int(r[_PYPI_RANK]))
     for rank, row in enumerate(rows[:TOP_PYPI], 1):
-        yield row["name"], [], _keywords(row.get("summary") or ""), round(1 - rank / (2 * TOP_PYPI), 3)
+        popularity = round(1 - rank / (2 * TOP_PYPI), 3)
+        yield row["name"], [], _keywords(row.get("summary") or ""), popularity
 
 
 def npm(path: Path) -> Iterator[Row]:
@@ -184,12 +204,17 @@ def main(argv: list[str] | None = None) -> int:
     readers = {
         "landscape": landscape, "linguist": linguist, "webappanalyzer": webappanalyzer,
         "awesome-python": awesome, "awesome-go": awesome, "awesome-rust": awesome,
-        "awesome-selfhosted": awesome,
+        "awesome-selfhosted": awesome, "simple-icons": simple_icons,
     }
     for name, (slug, licence) in REPOS.items():
         repo = _Repo(args.mirror, slug)
         header = {"source": f"github.com/{slug}", "commit": repo.commit, "licence": licence}
         print(f"{name}: {write(name, header, readers[name](repo))} names", file=sys.stderr)
+    lists = sorted(args.packages.glob("installed-*.txt"))
+    header = {"source": "Debian packages installed on the workplace images (not lib*)",
+              "version": ", ".join(f"{p.name} of {_list_date(p)}" for p in lists),
+              "licence": "package names (facts)"}
+    print(f"debian: {write('debian', header, debian(lists))} names", file=sys.stderr)
     for name, reader, top in (("pypi", pypi, TOP_PYPI), ("npm", npm, TOP_NPM)):
         path = args.packages / f"{name}.tsv"
         header = {"source": f"{name} package list, {top} most downloaded",
