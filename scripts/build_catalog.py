@@ -72,6 +72,7 @@ REGISTRIES = {"pypi", "npm"}
 # holds brands that are not software, Debian names are mostly not products).
 CONFIRM_ONLY = {"simple-icons", "debian"}
 COMMON_ZIPF = 3.0  # wordfreq Zipf frequency from which a name counts as a common English word
+COINED_ZIPF = 2.0  # a public-only name rarer than this matches in any case
 REGISTRY_WORD_ZIPF = 2.5  # a package-registry name this frequent is a word, not a tool: left out
 _NAME_OK = re.compile(r"[\w][\w .+#&'/:-]*[\w+#]|[\w]{2}")
 _PREFIX_SWAP = {"Amazon ": "AWS ", "AWS ": "Amazon "}
@@ -409,12 +410,15 @@ def merge_public(entries: list[Entry], items: list[PublicItem], words: set[str])
         if not e.curated:
             e.ambiguous = e.common_word
             e.code_only = _word_like(e.name, zipf)
+            # a coined name that no English text uses ('SwiftyJSON', 'kOps') is safe in any case
+            e.case_sensitive = not (len(e.name) >= 4 and zipf(e.name) < COINED_ZIPF)
     for e in new:
         add_variants(e, words)
         e.aliases = [
             a for a in e.aliases
             if owner.setdefault(a.casefold(), e) is e
-            and not (a == a.lower() and a in words)
+            and not ((e.case_sensitive is False or a == a.lower()) and a.lower() in words)
+            and (e.case_sensitive or len(a) > 2)
         ]
     return [*entries, *new]
 

@@ -85,7 +85,7 @@ class HeuristicExtractor:
         if self.propose_unknown:
             known = {(m.start, m.end) for m in mentions}
             mentions += [
-                m for m in propose_unknown(view, sentences, self.catalog)
+                m for m in propose_unknown(view, sentences, self.catalog, text, mentions)
                 if not any(a <= m.start < b for a, b in known)
             ]
             mentions.sort(key=lambda m: m.start)
