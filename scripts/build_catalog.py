@@ -72,7 +72,8 @@ REGISTRIES = {"pypi", "npm"}
 # holds brands that are not software, Debian names are mostly not products).
 CONFIRM_ONLY = {"simple-icons", "debian"}
 COMMON_ZIPF = 3.0  # wordfreq Zipf frequency from which a name counts as a common English word
-COINED_ZIPF = 2.0  # a public-only name rarer than this matches in any case
+COINED_ZIPF = 1.0  # a public-only name rarer than this matches in any case
+RARE_ZIPF = 2.0  # ... rarer than this, also capitalised
 REGISTRY_WORD_ZIPF = 2.5  # a package-registry name this frequent is a word, not a tool: left out
 _NAME_OK = re.compile(r"[\w][\w .+#&'/:-]*[\w+#]|[\w]{2}")
 _PREFIX_SWAP = {"Amazon ": "AWS ", "AWS ": "Amazon "}
@@ -108,18 +109,18 @@ class Entry:
         return CURATED in self.sources
 
     def to_json(self) -> dict[str, object]:
-        return {
-            "name": self.name,
-            "aliases": self.aliases,
-            "category": self.category,
-            "case_sensitive": self.case_sensitive,
-            "ambiguous": self.ambiguous,
-            "common_word": self.common_word,
-            **({"code_only": True} if self.code_only else {}),
-            "popularity": self.popularity,
-            "sources": self.sources,
-            **({"generic": True} if self.generic else {}),
-        }
+        """The entry as written: false flags and empty alias lists are left out (the loader
+        reads them as false / empty), which keeps the bundled file small and fast to load."""
+        record: dict[str, object] = {"name": self.name}
+        if self.aliases:
+            record["aliases"] = self.aliases
+        record["category"] = self.category
+        for key in ("case_sensitive", "ambiguous", "common_word", "code_only", "generic"):
+            if getattr(self, key):
+                record[key] = True
+        record["popularity"] = self.popularity
+        record["sources"] = self.sources
+        return record
 
 
 def load_words(path: Path = WORDS) -> set[str]:
@@ -378,7 +379,9 @@ def merge_public(entries: list[Entry], items: list[PublicItem], words: set[str])
             continue
         if entry is None:
             registry_only = group_sources - CONFIRM_ONLY <= REGISTRIES
-            if registry_only and zipf(first.name) >= REGISTRY_WORD_ZIPF:
+            if registry_only and (
+                zipf(first.name) >= REGISTRY_WORD_ZIPF or _common(first.name, zipf)
+            ):
                 continue
             entry = Entry(
                 name=first.name, category=first.category, case_sensitive=True,
@@ -410,8 +413,13 @@ def merge_public(entries: list[Entry], items: list[PublicItem], words: set[str])
         if not e.curated:
             e.ambiguous = e.common_word
             e.code_only = _word_like(e.name, zipf)
-            # a coined name that no English text uses ('SwiftyJSON', 'kOps') is safe in any case
-            e.case_sensitive = not (len(e.name) >= 4 and zipf(e.name) < COINED_ZIPF)
+            # a coined name that English text never uses ('SwiftyJSON') is safe in any case; a
+            # rare one ('kOps', 'Clicky') also matches capitalised ('Kops'), not in lower case
+            rarity = zipf(e.name)
+            e.case_sensitive = not (len(e.name) >= 4 and rarity < COINED_ZIPF)
+            capitalised = e.name[:1].upper() + e.name[1:].lower()
+            if e.case_sensitive and rarity < RARE_ZIPF and capitalised not in e.terms():
+                e.aliases.append(capitalised)
     for e in new:
         add_variants(e, words)
         e.aliases = [
@@ -425,9 +433,11 @@ def merge_public(entries: list[Entry], items: list[PublicItem], words: set[str])
 
 def _common(name: str, zipf: Callable[[str], float]) -> bool:
     """A common English word, or a phrase of common words only ('Human Presence')."""
-    tokens = re.findall(r"[^\W\d_]+|\d+", name)
+    if re.search(r"\d", name):
+        return False  # a version or model number makes it a name ('.NET 5', 'Log4j')
+    tokens = re.findall(r"[^\W\d_]+", name)
     if len(tokens) <= 1:
-        return zipf(name) >= COMMON_ZIPF
+        return bool(tokens) and zipf(tokens[0]) >= COMMON_ZIPF
     return all(zipf(t) >= COMMON_ZIPF for t in tokens)
 
 

@@ -25,9 +25,9 @@ CATALOG = ROOT / "src" / "stackextract" / "data" / "catalog.json"
 WORDS = Path(__file__).resolve().parent / "catalog_common_words.txt"
 PUBLIC = ROOT / "scripts" / "catalog_sources" / "public"
 DOCS = ROOT / "docs" / "catalog.md"
-KEYS = {"name", "aliases", "category", "case_sensitive", "ambiguous", "common_word",
-        "popularity", "sources"}
-OPTIONAL_KEYS = {"generic", "code_only"}
+KEYS = {"name", "category", "popularity", "sources"}
+FLAGS = {"case_sensitive", "ambiguous", "common_word", "code_only", "generic"}
+OPTIONAL_KEYS = {"aliases", *FLAGS}  # left out when false / empty
 PUBLIC_SOURCES = sorted(p.stem for p in PUBLIC.glob("*.tsv"))
 CONFIRM_ONLY = {"simple-icons", "debian"}  # they confirm names, they never add one
 SHARED = next((p for p in (ROOT.parent / "shared", ROOT.parent.parent / "shared")
@@ -35,8 +35,14 @@ SHARED = next((p for p in (ROOT.parent / "shared", ROOT.parent.parent / "shared"
 
 
 @pytest.fixture(scope="module")
-def catalog() -> list[dict[str, Any]]:
+def raw() -> list[dict[str, Any]]:
     return json.loads(CATALOG.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def catalog(raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The entries with the left-out keys filled in, as the loader reads them."""
+    return [{"aliases": [], **dict.fromkeys(FLAGS, False), **e} for e in raw]
 
 
 @pytest.fixture(scope="module")
@@ -126,18 +132,17 @@ def test_no_entry_only_from_gold(catalog: list[dict[str, Any]]) -> None:
     assert len(curated_only) <= 97
 
 
-def test_entry_shape(catalog: list[dict[str, Any]]) -> None:
-    for entry in catalog:
+def test_entry_shape(raw: list[dict[str, Any]]) -> None:
+    for entry in raw:
         assert KEYS <= set(entry) <= KEYS | OPTIONAL_KEYS, entry
-        assert entry.get("generic", True) is True, entry  # written only when set
+        assert all(entry.get(flag, True) is True for flag in FLAGS), entry  # only when set
+        assert entry.get("aliases", [""]) != [], entry  # only when there are some
         assert isinstance(entry["name"], str) and entry["name"].strip() == entry["name"] != ""
-        assert isinstance(entry["aliases"], list)
-        assert all(isinstance(a, str) and a.strip() == a != "" for a in entry["aliases"]), entry
-        assert isinstance(entry["case_sensitive"], bool)
-        assert isinstance(entry["ambiguous"], bool)
-        assert isinstance(entry["common_word"], bool)
-        assert entry.get("code_only", True) is True, entry  # written only when set
+        aliases = entry.get("aliases", [])
+        assert isinstance(aliases, list)
+        assert all(isinstance(a, str) and a.strip() == a != "" for a in aliases), entry
         assert isinstance(entry["popularity"], float | int)
+        assert isinstance(entry["sources"], list)
 
 
 def test_categories_in_enum(catalog: list[dict[str, Any]]) -> None:

@@ -104,7 +104,7 @@ class Catalog:
         longest = 0
         for entry in self.entries:
             for spelling in (entry.name, *entry.aliases):
-                tokens = findall(spelling)
+                tokens = [spelling] if spelling.isalnum() else findall(spelling)
                 if not tokens:
                     continue
                 key = " ".join(tokens).casefold()
@@ -291,6 +291,13 @@ def clean_name(name: str) -> str:
 
 
 _CATEGORIES = {c.value: c for c in Category}
+_SOURCE_TUPLES: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+
+def _sources(sources: Iterable[str]) -> tuple[str, ...]:
+    """One shared tuple per distinct source list (a few hundred for ~19,000 entries)."""
+    key = tuple(sources)
+    return _SOURCE_TUPLES.setdefault(key, key)
 
 
 def _entry(record: dict[str, Any]) -> CatalogEntry:
@@ -309,7 +316,7 @@ def _entry(record: dict[str, Any]) -> CatalogEntry:
         case_sensitive=bool(record.get("case_sensitive", False)),
         ambiguous=bool(record.get("ambiguous", False)),
         generic=bool(record.get("generic", False)),
-        sources=tuple(record.get("sources", ())),
+        sources=_sources(record.get("sources", ())),
         popularity=float(record.get("popularity", 0.0)),
         common_word=bool(record.get("common_word", False)),
         code_only=bool(record.get("code_only", False)),

@@ -87,6 +87,7 @@ class HeuristicExtractor:
             mentions += [
                 m for m in propose_unknown(view, sentences, self.catalog, text, mentions)
                 if not any(a <= m.start < b for a, b in known)
+                and not (company and m.text.casefold() == company.casefold())
             ]
             mentions.sort(key=lambda m: m.start)
         infos = _sentence_infos(text, view, sentences, mentions)

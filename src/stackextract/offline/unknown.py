@@ -36,9 +36,13 @@ _ANY_NAME = rf"((?:{_IDENT})|{_WORD}(?:\s{_WORD}){{0,2}})"
 _CUE = re.compile(
     r"\b(?:we(?:'re| are)? (?:now |also |still )?(?:use|using|chose|picked|adopted|rely on|run|"
     r"deploy(?:ed)? on|host(?:ed)? on|went with|settled on)|switched to|moved to|migrated to|"
-    r"built (?:on|with)|powered by|(?:a|an|the) (?:\w+ )?(?:tool|library|framework|service|"
-    r"daemon|system|project|gem|package|crate|plugin|module) (?:called|named)|called|named|"
-    r"dubbed)\s+[\"'“‘]?" + _ANY_NAME
+    r"built (?:on|with)|powered by)\s+" + _ANY_NAME
+)
+# "a tool called X", or a quoted name after "called"/"named" (a bare "called X" is too loose)
+_CALLED = re.compile(
+    r"\b(?:(?:a|an|the) (?:\w+ )?(?:tool|library|framework|service|daemon|system|project|gem|"
+    r"package|crate|plugin|module) (?:called|named)\s+[\"'“‘]?|(?:called|named|dubbed)\s+"
+    r"[\"'“‘])" + _ANY_NAME
 )
 _IS_A = re.compile(
     _ANY_NAME + r"[\"'”’]?,? (?:is|was) (?:a|an|our) (?:[\w-]+ ){0,4}?(?:tool|library|framework|"
@@ -112,7 +116,7 @@ def _link_names_it(name: str, url: str) -> bool:
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
     labels = [label for label in host.split(".") if label not in _GENERIC_HOST_LABELS]
-    if len(name.split()) == 1 and labels and squash(labels[0]) == key:
+    if len(name.split()) == 1 and labels and squash(labels[-1]) == key:
         return True
     if _PROJECT_HOSTS.search(host):
         segments = [s for s in parts.path.split("/") if s]
@@ -169,7 +173,7 @@ def score_unknown(view: str, sentences: list[Sentence], catalog: Catalog,
             cand.signals.add(signal)
             cand.score += weight
 
-    for pattern in (_CUE, _IS_A):
+    for pattern in (_CUE, _CALLED, _IS_A):
         for match in pattern.finditer(view):
             name = _clean(match.group(1))
             if name:
