@@ -34,13 +34,13 @@ _NAME = rf"({_WORD}(?:\s{_WORD}){{0,2}})"
 _IDENT = r"[A-Za-z][A-Za-z0-9]*(?:[._-][A-Za-z0-9]+)+|[A-Za-z]+[0-9]+[A-Za-z0-9]*"
 _ANY_NAME = rf"((?:{_IDENT})|{_WORD}(?:\s{_WORD}){{0,2}})"
 _CUE = re.compile(
-    r"\b(?:we(?:'re| are)? (?:now |also |still )?(?:use|using|chose|picked|adopted|rely on|run|"
+    r"\b(?i:we(?:'re| are)? (?:now |also |still )?(?:use|using|chose|picked|adopted|rely on|run|"
     r"deploy(?:ed)? on|host(?:ed)? on|went with|settled on)|switched to|moved to|migrated to|"
     r"built (?:on|with)|powered by)\s+" + _ANY_NAME
 )
 # "a tool called X", or a quoted name after "called"/"named" (a bare "called X" is too loose)
 _CALLED = re.compile(
-    r"\b(?:(?:a|an|the) (?:\w+ )?(?:tool|library|framework|service|daemon|system|project|gem|"
+    r"\b(?i:(?:a|an|the) (?:\w+ )?(?:tool|library|framework|service|daemon|system|project|gem|"
     r"package|crate|plugin|module) (?:called|named)\s+[\"'“‘]?|(?:called|named|dubbed)\s+"
     r"[\"'“‘])" + _ANY_NAME
 )
