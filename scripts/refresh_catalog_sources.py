@@ -5,7 +5,7 @@ its aliases, the source's own category, and a popularity figure, with a header t
 source to a commit or list date and names its licence. The build itself never reads the
 repositories; this script is run by hand when a source is to be refreshed.
 
-    python scripts/refresh_catalog_sources.py --mirror /path/to/bare/git/dirs
+    python scripts/refresh_catalog_sources.py --mirror DIR --packages DIR
 
 `--mirror` is a folder holding bare git directories named OWNER+NAME/repo (one per source
 repository); the PyPI and npm lists are the download-ranked package lists of the workplace
@@ -199,7 +199,8 @@ def write(name: str, header: dict[str, str], rows: Iterator[Row]) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mirror", type=Path, required=True)
-    parser.add_argument("--packages", type=Path, default=Path("/work/.library/env/packages"))
+    parser.add_argument("--packages", type=Path, required=True,
+                        help="folder with pypi.tsv, npm.tsv and installed-*.txt (Debian)")
     args = parser.parse_args(argv)
     readers = {
         "landscape": landscape, "linguist": linguist, "webappanalyzer": webappanalyzer,
