@@ -412,7 +412,12 @@ def merge_public(entries: list[Entry], items: list[PublicItem], words: set[str])
         e.common_word = _common(e.name, zipf)
         if not e.curated:
             e.ambiguous = e.common_word
-            e.code_only = _word_like(e.name, zipf)
+            registry_only = set(e.sources) - CONFIRM_ONLY <= REGISTRIES
+            # a word-like name, or a plain lower-case word known only from a package registry
+            # ('lockfile'): a tool only when written as code
+            e.code_only = _word_like(e.name, zipf) or (
+                registry_only and re.fullmatch(r"[a-z]+", e.name) is not None
+            )
             # a coined name that English text never uses ('SwiftyJSON') is safe in any case; a
             # rare one ('kOps', 'Clicky') also matches capitalised ('Kops'), not in lower case
             rarity = zipf(e.name)
@@ -420,6 +425,10 @@ def merge_public(entries: list[Entry], items: list[PublicItem], words: set[str])
             capitalised = e.name[:1].upper() + e.name[1:].lower()
             if e.case_sensitive and rarity < RARE_ZIPF and capitalised not in e.terms():
                 e.aliases.append(capitalised)
+    # a word-like name that one list alone has ('app', 'release' from an awesome-list) is
+    # left out: one list is not enough to read a word as a tool, even in code
+    new = [e for e in new if not (e.code_only and len(e.sources) == 1
+                                  and e.sources[0] not in REGISTRIES)]
     for e in new:
         add_variants(e, words)
         e.aliases = [

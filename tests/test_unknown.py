@@ -76,3 +76,15 @@ def test_the_authors_company_is_not_proposed() -> None:
                    site_name="Acmeflux")
     names = {t.canonical for t in HeuristicExtractor(catalog=SMALL).extract(doc).tools}
     assert "Frobnicator" in names and "Acmeflux" not in names
+
+
+def test_a_casing_of_its_own_lifts_the_code_only_rule() -> None:
+    """'JMESPath' is not how prose writes a word; 'Jmespath' at a sentence start would be."""
+    catalog = Catalog.from_records([
+        {"name": "jmespath", "category": "backend", "code_only": True, "sources": ["pypi"],
+         "popularity": 0.9},
+        {"name": "Docker", "category": "containers"},
+    ])
+    extractor = HeuristicExtractor(catalog=catalog, propose_unknown=False)
+    found = extractor.extract(Document(text="We filter the logs with JMESPath on Docker."))
+    assert sorted(t.canonical for t in found.tools) == ["Docker", "jmespath"]

@@ -70,6 +70,17 @@ def is_common_word(spelling: str) -> bool:
     return bool(words) and all(w.isalpha() and w in common_words() for w in words)
 
 
+def needs_code(mention: Mention) -> bool:
+    """A mention of a `code_only` entry counts only as code (`retry`), unless it is written
+    with a casing of its own that prose words do not have ('JMESPath' for `jmespath`)."""
+    if not mention.entry.code_only:
+        return False
+    if mention.entry.common_word:
+        return True  # 'YouTube' is still the word 'youtube' to the matcher
+    surface = mention.text
+    return surface in (surface.lower(), surface.upper(), surface.capitalize())
+
+
 def tokenize(text: str) -> list[re.Match[str]]:
     return list(TOKEN_RE.finditer(text))
 

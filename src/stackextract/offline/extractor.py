@@ -14,7 +14,13 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from stackextract._version import __version__
-from stackextract.catalog.vocabulary import Catalog, CatalogEntry, Mention, is_common_word
+from stackextract.catalog.vocabulary import (
+    Catalog,
+    CatalogEntry,
+    Mention,
+    is_common_word,
+    needs_code,
+)
 from stackextract.models import (
     Category,
     Document,
@@ -153,7 +159,7 @@ def _filter_mentions(mentions: list[Mention], view: str, sentences: list[Sentenc
         code_text = view[code[i][0] + 1 : code[i][1] - 1].strip() if in_code else ""
         if in_code and code_text.casefold() != m.text.casefold():
             continue  # an identifier or path inside inline code, e.g. `/tagged/java`
-        if m.entry.code_only and not in_code:
+        if not in_code and needs_code(m):
             continue  # a word-like name ('retry', 'Config'): a tool only as `code`
         j = bisect.bisect_right(starts, m.start) - 1
         sentence = sentences[j] if j >= 0 else None

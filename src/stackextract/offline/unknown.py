@@ -79,7 +79,28 @@ _FILE_EXT = re.compile(r"\.(?:json|ya?ml|md|txt|html?|css|lock|toml|xml|cfg|ini|
 THRESHOLD = 0.55
 # one strong signal suffices (a cue, a link to the project, a list of tools); the shape of a
 # name, an enumeration with tools, a non-word and a second mention only add up
-CUE, LINK, LIST, SHAPE, COINED, ENUM, REPEAT = 0.6, 0.6, 0.55, 0.25, 0.1, 0.3, 0.1
+CUE, LINK, LIST, SHAPE, COINED, ENUM, REPEAT, VENDOR = 0.6, 0.6, 0.55, 0.25, 0.1, 0.3, 0.1, 0.45
+OWN_LINK, OWN_ACCOUNT_LINKS = 0.3, 3
+VENDOR_PRODUCTS = 15  # a first word shared by this many catalog names is a vendor's
+_VENDOR_NAME = re.compile(r"\b([A-Z][A-Za-z]+)(?: [A-Z][A-Za-z0-9]+){1,3}\b")
+_VENDOR_CACHE: dict[int, tuple[Catalog, frozenset[str]]] = {}  # holds the catalog: no id reuse
+
+
+def _vendors(catalog: Catalog) -> frozenset[str]:
+    """First words that many multi-word catalog names share ('Amazon', 'Google', 'Apache'):
+    read from the catalog, so that no vendor is named in code."""
+    key = id(catalog)
+    if key not in _VENDOR_CACHE:
+        counts: dict[str, int] = defaultdict(int)
+        for entry in catalog:
+            words = entry.name.split()
+            if len(words) > 1 and words[0][:1].isupper():
+                counts[words[0]] += 1
+        _VENDOR_CACHE.clear()
+        _VENDOR_CACHE[key] = (catalog, frozenset(
+            w for w, n in counts.items() if n >= VENDOR_PRODUCTS and not is_common_word(w)
+        ))
+    return _VENDOR_CACHE[key][1]
 
 
 @dataclass
@@ -108,20 +129,67 @@ def _clean(name: str) -> str | None:
 
 
 def _link_names_it(name: str, url: str) -> bool:
-    """The link target is the project's own: a repository or package page whose path ends in
-    the name, or a site whose host is the name (`mongoid.org`)."""
+    """The link target is the project's own: a repository or package page whose path names
+    it, a site whose host is the name (`mongoid.org`), or, for an identifier-like name
+    (`styled-system`, `Ezel.js`), any page whose path names it."""
     key = squash(name)
     if len(key) < 3:
         return False
+    keys = {key, squash(_EXT.sub("", name))}
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
     labels = [label for label in host.split(".") if label not in _GENERIC_HOST_LABELS]
-    if len(name.split()) == 1 and labels and squash(labels[-1]) == key:
+    if len(name.split()) == 1 and labels and squash(labels[-1]) in keys:
         return True
-    if _PROJECT_HOSTS.search(host):
+    identifier = re.fullmatch(_IDENT, name) is not None or _SHAPE.fullmatch(name) is not None
+    if _PROJECT_HOSTS.search(host) or identifier:
         segments = [s for s in parts.path.split("/") if s]
-        return any(squash(s) == key for s in segments[:3])
+        return any(squash(s) in keys for s in segments[:3])
     return False
+
+
+def _account(url: str) -> str | None:
+    """'github.com/artsy' for a repository link, None for other links."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    segments = [seg for seg in parts.path.split("/") if seg]
+    if _PROJECT_HOSTS.search(host) and len(segments) >= 2:
+        return f"{host}/{segments[0].lower()}"
+    return None
+
+
+def _own_account(links: list[tuple[str, int, str]]) -> str | None:
+    """The code-host account that most of the document's repository links point at (three at
+    least): the author's organisation, whose repositories are its own products ('Eigen',
+    'Northstar') more often than tools of its stack."""
+    counts: dict[str, set[str]] = defaultdict(set)
+    for _, _, url in links:
+        account = _account(url)
+        if account:
+            counts[account].add(url)
+    if not counts:
+        return None
+    account, urls = max(counts.items(), key=lambda kv: (len(kv[1]), kv[0]))
+    return account if len(urls) >= OWN_ACCOUNT_LINKS else None
+
+
+_EXT = re.compile(r"\.(?:js|rs|io|py)$", re.I)
+
+
+def _links(text: str) -> list[tuple[str, int, str]]:
+    """(link text, its offset, target) for inline links and reference links
+    (`[Ezel][]`, `[muraljs][mural]` with `[mural]: https://...` below)."""
+    found = [(m.group(1), m.start(1), m.group(2)) for m in _LINK.finditer(text)]
+    targets = {m.group(1).strip().casefold(): m.group(2) for m in _REF_DEF.finditer(text)}
+    for m in _REF_USE.finditer(text):
+        url = targets.get((m.group(2) or m.group(1)).strip().casefold())
+        if url:
+            found.append((m.group(1), m.start(1), url))
+    return found
+
+
+_REF_DEF = re.compile(r"^[ \t]{0,3}\[([^\]\n]+)\]:[ \t]*<?(https?://[^\s>]+)", re.M)
+_REF_USE = re.compile(r"\[([^\]\n]{2,60})\]\[([^\]\n]*)\]")
 
 
 @dataclass(frozen=True)
@@ -178,10 +246,22 @@ def score_unknown(view: str, sentences: list[Sentence], catalog: Catalog,
             name = _clean(match.group(1))
             if name:
                 add(name, view.find(name, match.start(1)), "cue", CUE)
-    for match in _LINK.finditer(text):
-        name = _clean(match.group(1))
-        if name and _link_names_it(name, match.group(2)) and len(name.split()) <= 3:
-            add(name, text.find(name, match.start(1)), "link", LINK)
+    links = _links(text)
+    own = _own_account(links)
+    for label, offset, url in links:
+        name = _clean(label)
+        if name and _link_names_it(name, url) and len(name.split()) <= 3:
+            if own and _account(url) == own:
+                add(name, text.find(name, offset), "own-link", OWN_LINK)
+            else:
+                add(name, text.find(name, offset), "link", LINK)
+    # "Google Custom Search", "Apple News": a vendor that names many catalog products, then
+    # capitalised words
+    for match in _VENDOR_NAME.finditer(view):
+        if match.group(1) in _vendors(catalog):
+            name = _clean(match.group(0))
+            if name and len(name.split()) >= 2:
+                add(name, match.start(), "vendor", VENDOR)
     # short list items whose siblings are catalog tools
     by_block: dict[int, list[Sentence]] = {}
     for s in sentences:
