@@ -72,6 +72,7 @@ REGISTRIES = {"pypi", "npm"}
 # holds brands that are not software, Debian names are mostly not products).
 CONFIRM_ONLY = {"simple-icons", "debian"}
 COMMON_ZIPF = 3.0  # wordfreq Zipf frequency from which a name counts as a common English word
+WORD_PART_ZIPF = 1.5  # a lower-case name all of whose parts are this frequent reads as words
 COINED_ZIPF = 1.0  # a public-only name rarer than this matches in any case
 RARE_ZIPF = 2.0  # ... rarer than this, also capitalised
 REGISTRY_WORD_ZIPF = 2.5  # a package-registry name this frequent is a word, not a tool: left out
@@ -452,8 +453,8 @@ def _common(name: str, zipf: Callable[[str], float]) -> bool:
 
 def _word_like(name: str, zipf: Callable[[str], float]) -> bool:
     """A name that prose uses as a word: a capitalised one at least as frequent as
-    REGISTRY_WORD_ZIPF ('Config', 'Here', 'Router'), or a lower-case one of letters whose every
-    part wordfreq knows ('retry', 'async', 'uuid', 'real-time'). Names with digits or dots
+    REGISTRY_WORD_ZIPF ('Config', 'Here', 'Router'), or a lower-case one whose every part is at
+    least WORD_PART_ZIPF ('retry', 'async', 'uuid', 'real-time'). Names with digits or dots
     ('boto3', 'nats.rs') are never word-like."""
     if re.search(r"[\d.]", name):
         return False
@@ -462,7 +463,7 @@ def _word_like(name: str, zipf: Callable[[str], float]) -> bool:
         if len(parts) > 1:
             return False  # a multi-word name: ambiguous (needs context) when all are words
         return zipf(name) >= REGISTRY_WORD_ZIPF
-    return all(zipf(p) >= 1.0 for p in parts)
+    return all(zipf(p) >= WORD_PART_ZIPF for p in parts)
 
 
 def _squash(name: str) -> str:
