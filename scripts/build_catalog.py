@@ -65,8 +65,9 @@ CURATED_POPULARITY = 0.7
 # Which source names a tool first (its spelling becomes the entry's name): the curated lists,
 # then the lists that spell products the way their makers do, then the package registries.
 SOURCE_ORDER = ["curated", "landscape", "linguist", "webappanalyzer", "awesome-python",
-                "awesome-go", "awesome-rust", "awesome-selfhosted", "pypi", "npm", "simple-icons",
-                "debian"]
+                "awesome-go", "awesome-rust", "awesome-selfhosted", "awesome-ios", "awesome-swift",
+                "awesome-java", "awesome-nodejs", "awesome-sysadmin", "awesome-shell",
+                "awesome-elixir", "pypi", "npm", "simple-icons", "debian"]
 REGISTRIES = {"pypi", "npm"}
 # Sources that only confirm a name another source brings (no categories; simple-icons also
 # holds brands that are not software, Debian names are mostly not products).

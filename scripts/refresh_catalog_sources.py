@@ -39,7 +39,16 @@ REPOS = {
     "awesome-rust": ("rust-unofficial/awesome-rust", "CC0-1.0"),
     "awesome-selfhosted": ("awesome-selfhosted/awesome-selfhosted", "CC-BY-SA-3.0"),
     "simple-icons": ("simple-icons/simple-icons", "CC0-1.0"),
+    "awesome-ios": ("vsouza/awesome-ios", "MIT"),
+    "awesome-swift": ("matteocrippa/awesome-swift", "CC0-1.0"),
+    "awesome-java": ("akullpp/awesome-java", "CC-BY-SA-4.0"),
+    "awesome-nodejs": ("sindresorhus/awesome-nodejs", "CC0-1.0"),
+    "awesome-sysadmin": ("awesome-foss/awesome-sysadmin", "CC-BY-SA-4.0"),
+    "awesome-shell": ("alebcay/awesome-shell", "CC0-1.0"),
+    "awesome-elixir": ("h4cc/awesome-elixir", "MIT"),
 }
+# the file of an awesome-list that holds the plain "- [Name](url) - ..." items
+READMES = {"awesome-java": "README_SOURCE.md", "awesome-nodejs": "readme.md"}
 TOP_PYPI = 4000
 TOP_NPM = 4000
 
@@ -104,10 +113,10 @@ def webappanalyzer(repo: _Repo) -> Iterator[Row]:
 _ITEM = re.compile(r"^\s*[-*] \[([^\]]+)\]\(([^)]+)\)\s*[-–—:]")
 
 
-def awesome(repo: _Repo) -> Iterator[Row]:
+def awesome(repo: _Repo, readme: str = "README.md") -> Iterator[Row]:
     """Linked list items of an awesome-list README; category: the headings above them."""
     heads: dict[int, str] = {}
-    for line in repo.show("README.md").splitlines():
+    for line in repo.show(readme).splitlines():
         heading = re.match(r"^(#{2,4})\s+(.*)", line)
         if heading:
             level = len(heading.group(1))
@@ -210,7 +219,9 @@ def main(argv: list[str] | None = None) -> int:
     for name, (slug, licence) in REPOS.items():
         repo = _Repo(args.mirror, slug)
         header = {"source": f"github.com/{slug}", "commit": repo.commit, "licence": licence}
-        print(f"{name}: {write(name, header, readers[name](repo))} names", file=sys.stderr)
+        reader = readers.get(name)
+        rows = reader(repo) if reader else awesome(repo, READMES.get(name, "README.md"))
+        print(f"{name}: {write(name, header, rows)} names", file=sys.stderr)
     lists = sorted(args.packages.glob("installed-*.txt"))
     header = {"source": "Debian packages installed on the workplace images (not lib*)",
               "version": ", ".join(f"{p.name} of {_list_date(p)}" for p in lists),

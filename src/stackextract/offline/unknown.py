@@ -81,6 +81,7 @@ THRESHOLD = 0.55
 # name, an enumeration with tools, a non-word and a second mention only add up
 CUE, LINK, LIST, SHAPE, COINED, ENUM, REPEAT, VENDOR = 0.6, 0.6, 0.55, 0.25, 0.1, 0.3, 0.1, 0.45
 OWN_LINK, OWN_ACCOUNT_LINKS = 0.3, 3
+_STRONG = frozenset({"link", "cue", "list"})
 VENDOR_PRODUCTS = 15  # a first word shared by this many catalog names is a vendor's
 _VENDOR_NAME = re.compile(r"\b([A-Z][A-Za-z]+)(?: [A-Z][A-Za-z0-9]+){1,3}\b")
 _VENDOR_CACHE: dict[int, tuple[Catalog, frozenset[str]]] = {}  # holds the catalog: no id reuse
@@ -200,6 +201,7 @@ class Scored:
     score: float
     signals: frozenset[str]
     spans: tuple[tuple[int, int], ...]
+    entry: CatalogEntry | None = None  # a word-like catalog entry the evidence vouches for
 
 
 def _shape_ok(name: str) -> bool:
@@ -228,8 +230,11 @@ def score_unknown(view: str, sentences: list[Sentence], catalog: Catalog,
         return any(a <= start < b for a, b in code)
 
     def add(name: str | None, start: int, signal: str, weight: float) -> None:
-        if not name or start < 0 or catalog.lookup(name) is not None:
+        if not name or start < 0:
             return
+        entry = catalog.lookup(name)
+        if entry is not None and not (entry.code_only or entry.ambiguous):
+            return  # the matcher finds it; only a word-like catalog name needs evidence here
         end = start + len(name)
         if any(a < end and start < b for a, b in known_spans):
             return
@@ -307,8 +312,11 @@ def score_unknown(view: str, sentences: list[Sentence], catalog: Catalog,
         if len(spans) > 1:
             score += REPEAT
             signals.add("repeat")
+        entry = catalog.lookup(name)
+        if entry is not None and not signals & _STRONG:
+            continue  # a word-like catalog name needs a link, a cue or a list of tools
         out.append(Scored(name, round(min(score, 1.0), 2), frozenset(signals),
-                          tuple(sorted(spans))))
+                          tuple(sorted(spans)), entry))
     return out
 
 
@@ -316,13 +324,14 @@ def propose_unknown(view: str, sentences: list[Sentence], catalog: Catalog,
                     text: str | None = None,
                     known: list[Mention] | None = None) -> list[Mention]:
     """Mentions of product-like names that the catalog does not know, each carrying its
-    score as `entry.popularity` (the recogniser's confidence)."""
+    score as `entry.popularity` (the recogniser's confidence), and of word-like catalog names
+    ('Quick', `code_only` 'Moya') that a link, a cue or a list of tools vouches for."""
     text = view if text is None else text
     proposals: list[Mention] = []
     for scored in score_unknown(view, sentences, catalog, text, known):
         if scored.score < THRESHOLD:
             continue
-        entry = _entry(scored.name, scored.score)
+        entry = scored.entry or _entry(scored.name, scored.score)
         proposals.extend(Mention(a, b, text[a:b], entry) for a, b in scored.spans)
     proposals.sort(key=lambda m: m.start)
     return proposals
