@@ -82,7 +82,7 @@ def test_counts_per_source(catalog: list[dict[str, Any]]) -> None:
     """Each public source brings real weight; the curated lists are a minority."""
     counts = Counter(s for e in catalog for s in e["sources"])
     for source in PUBLIC_SOURCES:
-        assert counts[source] >= (40 if source in CONFIRM_ONLY else 400), (source, counts)
+        assert counts[source] >= (40 if source in CONFIRM_ONLY else 200), (source, counts)
     assert counts["curated"] < 0.25 * len(catalog)
 
 
