@@ -129,7 +129,7 @@ def test_no_entry_only_from_gold(catalog: list[dict[str, Any]]) -> None:
             entry = index.get(tool["name"].casefold())
             if entry is not None and entry["sources"] == ["curated"]:
                 curated_only.add(entry["name"])
-    assert len(curated_only) <= 97
+    assert len(curated_only) <= 85
 
 
 def test_entry_shape(raw: list[dict[str, Any]]) -> None:
