@@ -50,8 +50,9 @@ def process_document(
     min_confidence: float = DEFAULT_MIN_CONFIDENCE,
 ) -> Stack:
     """Extract and ground one already-loaded document."""
-    return finish(extractor.extract(document), document, strict=strict,
-                  min_confidence=min_confidence, catalog=getattr(extractor, "catalog", None))
+    stack = finish(extractor.extract(document), document, strict=strict,
+                   min_confidence=min_confidence, catalog=getattr(extractor, "catalog", None))
+    return stack.attach_text(document.text)  # for the notebook view; not stored
 
 
 async def aprocess_document(
@@ -62,8 +63,9 @@ async def aprocess_document(
     min_confidence: float = DEFAULT_MIN_CONFIDENCE,
 ) -> Stack:
     stack = await extractor.aextract(document)
-    return finish(stack, document, strict=strict, min_confidence=min_confidence,
-                  catalog=getattr(extractor, "catalog", None))
+    stack = finish(stack, document, strict=strict, min_confidence=min_confidence,
+                   catalog=getattr(extractor, "catalog", None))
+    return stack.attach_text(document.text)
 
 
 def extract(
