@@ -14,7 +14,13 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from stackextract._version import __version__
-from stackextract.catalog.vocabulary import Catalog, CatalogEntry, Mention, is_common_word
+from stackextract.catalog.vocabulary import (
+    Catalog,
+    CatalogEntry,
+    Mention,
+    is_common_word,
+    needs_code,
+)
 from stackextract.models import (
     Category,
     Document,
@@ -85,8 +91,9 @@ class HeuristicExtractor:
         if self.propose_unknown:
             known = {(m.start, m.end) for m in mentions}
             mentions += [
-                m for m in propose_unknown(view, sentences, self.catalog)
+                m for m in propose_unknown(view, sentences, self.catalog, text, mentions)
                 if not any(a <= m.start < b for a, b in known)
+                and not (company and m.text.casefold() == company.casefold())
             ]
             mentions.sort(key=lambda m: m.start)
         infos = _sentence_infos(text, view, sentences, mentions)
@@ -152,6 +159,8 @@ def _filter_mentions(mentions: list[Mention], view: str, sentences: list[Sentenc
         code_text = view[code[i][0] + 1 : code[i][1] - 1].strip() if in_code else ""
         if in_code and code_text.casefold() != m.text.casefold():
             continue  # an identifier or path inside inline code, e.g. `/tagged/java`
+        if not in_code and needs_code(m):
+            continue  # a word-like name ('retry', 'Config'): a tool only as `code`
         j = bisect.bisect_right(starts, m.start) - 1
         sentence = sentences[j] if j >= 0 else None
         s_text = view[sentence.start : sentence.end] if sentence else ""
