@@ -94,3 +94,16 @@ def test_the_schema_travels_once_and_the_fixed_part_of_a_call_is_small(mode: str
     sent = estimate_tokens(messages) + estimate_tokens(json.dumps(schema_part))
     fixed = sent - estimate_tokens(doc.text)
     assert 0 < fixed <= FIXED_TOKENS_CEILING
+
+
+def test_the_context_can_come_from_the_environment() -> None:
+    from stackextract.errors import ConfigError
+
+    env = {"STACKEXTRACT_CONTEXT_TOKENS": "32000"}
+    settings = LLMSettings.resolve(env=env, base_url="http://127.0.0.1:9/v1")
+    assert settings.context_tokens == 32_000
+    assert settings.chunk_tokens == chunk_tokens_for(32_000, settings.max_tokens)
+    assert LLMSettings.resolve(env=env, base_url="http://x/v1", context_tokens=4096
+                               ).context_tokens == 4096  # a keyword beats the environment
+    with pytest.raises(ConfigError, match="whole number"):
+        LLMSettings.resolve(env={"STACKEXTRACT_CONTEXT_TOKENS": "lots"}, base_url="http://x/v1")

@@ -21,6 +21,7 @@ ENV_API_KEY = "OPENAI_API_KEY"
 ENV_BASE_URL = "OPENAI_BASE_URL"
 ENV_MODEL = "STACKEXTRACT_MODEL"
 ENV_MODE = "STACKEXTRACT_LLM_MODE"
+ENV_CONTEXT = "STACKEXTRACT_CONTEXT_TOKENS"
 
 # Context windows assumed when none is given: OpenAI's current chat models take 128k tokens;
 # a local server is assumed to run with -c 8192 (scripts/local_model_server.sh does).
@@ -117,6 +118,13 @@ class LLMSettings:
         mode = mode.replace("-", "_")
         if mode not in MODES:
             raise ConfigError(f"unknown LLM mode {mode!r}; use one of: {', '.join(MODES)}")
+        if "context_tokens" not in given and env.get(ENV_CONTEXT):
+            try:
+                given["context_tokens"] = int(env[ENV_CONTEXT])
+            except ValueError as exc:
+                raise ConfigError(
+                    f"{ENV_CONTEXT} must be a whole number of tokens, not {env[ENV_CONTEXT]!r}"
+                ) from exc
         given.setdefault("context_tokens",
                          DEFAULT_OPENAI_CONTEXT if is_openai else DEFAULT_LOCAL_CONTEXT)
         if "chunk_tokens" not in given:
