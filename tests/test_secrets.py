@@ -262,7 +262,7 @@ def test_reprs_config_key_and_results_hold_no_key() -> None:
         _assert_no_secret(ex.config_key(), "config_key")
     assert env_extractor.config_key() == LLMExtractor(
         api_key="sk-other-key-123456", base_url="http://127.0.0.1:9/v1", model=settings.model,
-        mode=settings.mode).config_key()
+        mode=settings.mode, context_tokens=settings.context_tokens).config_key()
     with EchoServer([ok()]) as server:
         stack = _extractor(server.base_url).extract(DOC)
     _assert_no_secret(stack.model_dump_json(), "Stack JSON")
