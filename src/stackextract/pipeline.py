@@ -11,7 +11,12 @@ from stackextract.grounding.locate import ground_stack
 from stackextract.models import Document, Stack
 from stackextract.sources.load import aload, load
 
-DEFAULT_MIN_CONFIDENCE = 0.5
+# the offline backend's items carry calibrated probabilities and it emits each kind only above
+# the threshold its cross-validation chose (tools 0.5, opinions and migrations 0.2); this
+# floor keeps what a backend emits unless the caller asks for more certainty
+DEFAULT_MIN_CONFIDENCE = 0.2
+# a document scored less likely than this to be a stack writeup keeps no items by default
+DEFAULT_MIN_RELEVANCE = 0.5
 
 
 def finish(
@@ -21,9 +26,16 @@ def finish(
     strict: bool = False,
     min_confidence: float = DEFAULT_MIN_CONFIDENCE,
     catalog: Catalog | None = None,
+    min_relevance: float = DEFAULT_MIN_RELEVANCE,
 ) -> Stack:
-    """Ground every item in the text and keep what clears `min_confidence`."""
+    """Ground every item in the text and keep what clears `min_confidence`.
+
+    A document whose `relevance` is under `min_relevance` (not a stack writeup) keeps nothing.
+    """
     stack = ground_stack(stack, document, strict=strict, catalog=catalog)
+    if stack.relevance is not None and stack.relevance < min_relevance:
+        return stack.model_copy(update={"tools": [], "reasons": [], "regrets": [],
+                                        "migrations": []})
     if min_confidence <= 0:
         return stack
     tools = [t for t in stack.tools if t.confidence >= min_confidence]
@@ -48,10 +60,12 @@ def process_document(
     *,
     strict: bool = False,
     min_confidence: float = DEFAULT_MIN_CONFIDENCE,
+    min_relevance: float = DEFAULT_MIN_RELEVANCE,
 ) -> Stack:
     """Extract and ground one already-loaded document."""
     return finish(extractor.extract(document), document, strict=strict,
-                  min_confidence=min_confidence, catalog=getattr(extractor, "catalog", None))
+                  min_confidence=min_confidence, catalog=getattr(extractor, "catalog", None),
+                  min_relevance=min_relevance)
 
 
 async def aprocess_document(

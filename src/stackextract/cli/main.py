@@ -70,7 +70,7 @@ def backend_options(func: F) -> F:
         click.option("--catalog", "catalog_path", type=click.Path(dir_okay=False), default=None,
                      help="Your own catalog JSON, merged over the bundled one."),
         click.option("--min-confidence", type=float, default=None,
-                     help="Drop items below this confidence (default 0.5)."),
+                     help="Drop items below this confidence (default 0.2)."),
         click.option("--strict", is_flag=True, help="Drop items whose quote is not found."),
     ]
     for option in reversed(options):
