@@ -10,12 +10,13 @@ Fixed seed; the same data gives the same file (tests/test_training.py checks the
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
 
 from stackextract.catalog.vocabulary import Catalog
-from stackextract.evaluation.train import read_data, summary, train, write_model
+from stackextract.evaluation.train import read_data, report_dict, summary, train, write_model
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = next((p for p in (ROOT.parent / "shared", Path("/work/shared")) if p.is_dir()),
@@ -31,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
                         default=SHARED / "benchmarks" / "article-extraction" / "html",
                         help="pages that are not stack writeups (for the relevance model)")
     parser.add_argument("--output", type=Path, default=OUTPUT)
+    parser.add_argument("--report", type=Path, help="also write the figures as JSON here")
     parser.add_argument("--workers", type=int, default=2, help="processes loading the pages")
     args = parser.parse_args(argv)
     for path in (args.gold, args.corpus, args.negatives):
@@ -43,6 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     result = train(data)
     print(summary(result))
     write_model(result.model, args.output)
+    if args.report:
+        args.report.write_text(json.dumps(report_dict(result), indent=1), encoding="utf-8")
     print(f"wrote {args.output} in {time.perf_counter() - started:.1f} s")
     return 0
 

@@ -74,10 +74,11 @@ async def aprocess_document(
     *,
     strict: bool = False,
     min_confidence: float = DEFAULT_MIN_CONFIDENCE,
+    min_relevance: float = DEFAULT_MIN_RELEVANCE,
 ) -> Stack:
     stack = await extractor.aextract(document)
     return finish(stack, document, strict=strict, min_confidence=min_confidence,
-                  catalog=getattr(extractor, "catalog", None))
+                  catalog=getattr(extractor, "catalog", None), min_relevance=min_relevance)
 
 
 def extract(
@@ -88,16 +89,19 @@ def extract(
     strict: bool = False,
     min_confidence: float = DEFAULT_MIN_CONFIDENCE,
     allow_private: bool = False,
+    min_relevance: float = DEFAULT_MIN_RELEVANCE,
     **settings: Any,
 ) -> Stack:
     """The stack of a writeup: a URL, a path, raw HTML/markdown/text, or a Document.
 
     `backend` is "offline" (no network, no key), "llm", or "auto" (the LLM when
     OPENAI_API_KEY or OPENAI_BASE_URL is set). Every item comes back grounded in the text.
+    A page the offline model scores under `min_relevance` (not a stack writeup) keeps nothing.
     """
     document = load(source, allow_private=allow_private)
     extractor = extractor or get_extractor(backend, **settings)
-    return process_document(document, extractor, strict=strict, min_confidence=min_confidence)
+    return process_document(document, extractor, strict=strict, min_confidence=min_confidence,
+                            min_relevance=min_relevance)
 
 
 async def aextract(
@@ -108,10 +112,11 @@ async def aextract(
     strict: bool = False,
     min_confidence: float = DEFAULT_MIN_CONFIDENCE,
     allow_private: bool = False,
+    min_relevance: float = DEFAULT_MIN_RELEVANCE,
     **settings: Any,
 ) -> Stack:
     """Async `extract`."""
     document = await aload(source, allow_private=allow_private)
     extractor = extractor or get_extractor(backend, **settings)
     return await aprocess_document(document, extractor, strict=strict,
-                                   min_confidence=min_confidence)
+                                   min_confidence=min_confidence, min_relevance=min_relevance)

@@ -27,7 +27,13 @@ from stackextract.catalog.vocabulary import Catalog
 from stackextract.evaluation.score import FileScore, Report, names_match, score_file
 from stackextract.grounding.locate import Grounder
 from stackextract.models import Document, Status
-from stackextract.offline.extractor import Featurized, decide, featurize, is_english
+from stackextract.offline.extractor import (
+    Featurized,
+    decide,
+    featurize,
+    is_english,
+    scored_for_relevance,
+)
 from stackextract.offline.features import Features
 from stackextract.offline.model import OfflineModel
 from stackextract.offline.opinions import would_instead_candidates
@@ -404,7 +410,8 @@ def _negatives(data: Data, fold_models: dict[str, OfflineModel],
         if not is_english(p.document):
             counts["non_english"] += 1
             continue
-        for key, model, rel in (("tools_cv", fold_models[p.fold], cal_rel(raw_rel[p.name])),
+        cv_rel = cal_rel(raw_rel[p.name]) if scored_for_relevance(p.feat) else None
+        for key, model, rel in (("tools_cv", fold_models[p.fold], cv_rel),
                                 ("tools_fit", full, None),
                                 ("tools_without_relevance", full, 1.0)):
             stack = finish(decide(p.feat, model, relevance=rel), p.document)
@@ -448,3 +455,15 @@ def summary(result: Result) -> str:
 def write_model(model: dict[str, Any], path: Path) -> None:
     path.write_text(json.dumps(model, sort_keys=True, separators=(",", ":")) + "\n",
                     encoding="utf-8")
+
+
+def report_dict(result: Result) -> dict[str, Any]:
+    """The figures of a training run, for tests and docs."""
+    return {
+        "cv": result.cv.as_dict()["micro"],
+        "fit": result.fit.as_dict()["micro"],
+        "sweep": {str(k): r.as_dict()["micro"] for k, r in result.sweep.items()},
+        "relevance_cv": result.relevance_cv,
+        "negatives": result.negatives,
+        "reliability": result.reliability,
+    }

@@ -8,6 +8,7 @@ the extractor's control flow readable and the phrases easy to review.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 T = r"<(\d+)>"  # a tool marker, capturing its index
 GAP = r"(?:[^<.;:!?]{0,40}?)"  # a short stretch of words between cue and tool
@@ -235,6 +236,7 @@ def marked(patterns: list[re.Pattern[str]], skeleton: str, *, chains: bool = Tru
 CONTRAST = re.compile(r"\b(?:but|however|although|though|unfortunately|except)\b", re.I)
 
 
+@lru_cache(maxsize=4096)  # the rules and the features score the same sentences
 def part_scores(part: str) -> tuple[float, float]:
     negated = len(NEGATION_OF_PROBLEM.findall(part))
     regret = (2 * len(REGRET_STRONG.findall(part)) + len(REGRET_WEAK.findall(part))
@@ -254,6 +256,7 @@ NEGATED_PRAISE = re.compile(
 )
 
 
+@lru_cache(maxsize=4096)
 def judge(text: str) -> tuple[bool, bool, bool]:
     """(is a reason, is a regret, strong regret). A 'but' sentence can be both:
     "Some products are clunky but overall the support has been satisfactory."

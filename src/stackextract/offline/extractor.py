@@ -14,12 +14,14 @@ from dataclasses import dataclass
 from stackextract._version import __version__
 from stackextract.catalog.vocabulary import Catalog
 from stackextract.models import Document, Evidence, Provenance, Stack, Status, Tool, config_hash
+from stackextract.offline import cues
 from stackextract.offline.candidates import Candidates, Hit, find_candidates
 from stackextract.offline.features import (
     Context,
     Features,
     MigrationCandidate,
     OpinionCandidate,
+    clear_token_cache,
     context,
     document_features,
     migration_candidates,
@@ -51,7 +53,22 @@ def is_english(document: Document) -> bool:
     return not lang or lang.startswith("en")
 
 
+MIN_WORDS = 150  # a snippet shorter than this is not scored for relevance (None)
+
+
+def scored_for_relevance(feat: Featurized) -> bool:
+    """The relevance model learned from whole pages; it does not judge a sentence or two."""
+    return len(feat.found.view.split()) >= MIN_WORDS
+
+
+def clear_caches() -> None:
+    cues.judge.cache_clear()
+    cues.part_scores.cache_clear()
+    clear_token_cache()
+
+
 def featurize(document: Document, catalog: Catalog, *, unknown: bool = True) -> Featurized:
+    clear_caches()  # they share work within one document; another document starts afresh
     found = find_candidates(document, catalog, unknown=unknown)
     ctx = context(found)
     tools = found.hits_by_tool()
@@ -99,7 +116,7 @@ def decide(feat: Featurized, model: OfflineModel, *, relevance: float | None = N
            backend: str = "offline", started: float | None = None) -> Stack:
     """The Stack the models give for one featurized document."""
     started = time.perf_counter() if started is None else started
-    if relevance is None:
+    if relevance is None and scored_for_relevance(feat):
         relevance = model.relevance(feat.document)
     tools: dict[str, Tool] = {}
     for name, hits in feat.tools.items():
@@ -123,7 +140,7 @@ def decide(feat: Featurized, model: OfflineModel, *, relevance: float | None = N
     return Stack(
         source=feat.found.document.to_source(),
         company=feat.found.company,
-        relevance=round(relevance, 3),
+        relevance=None if relevance is None else round(relevance, 3),
         tools=list(tools.values()),
         reasons=reasons,
         regrets=regrets,

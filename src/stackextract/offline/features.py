@@ -9,10 +9,12 @@ the document names the tool, and its catalog category, and carry over to unseen 
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import lru_cache
 
 from stackextract.catalog.vocabulary import common_words
 from stackextract.offline import cues
@@ -41,6 +43,15 @@ def _bucket(value: float, edges: tuple[float, ...]) -> int:
 
 def tokens(skeleton: str, marker: int | None = None) -> list[str]:
     """Skeleton tokens with `<t>` for the tool `marker` and `<o>` for any other tool."""
+    return list(_tokens(skeleton, marker))
+
+
+def clear_token_cache() -> None:
+    _tokens.cache_clear()
+
+
+@lru_cache(maxsize=8192)
+def _tokens(skeleton: str, marker: int | None) -> tuple[str, ...]:
     out = []
     for tok in _TOKEN.findall(skeleton):
         if tok.startswith("<"):
@@ -48,7 +59,7 @@ def tokens(skeleton: str, marker: int | None = None) -> list[str]:
         elif tok.isdigit():
             tok = "<num>"
         out.append(tok)
-    return out
+    return tuple(out)
 
 
 @dataclass
@@ -267,7 +278,7 @@ def _sentence_features(ctx: Context, info: SentenceInfo) -> Features:
     toks = tokens(info.skeleton)
     for tok in set(toks):
         f[f"s={tok}"] = 1.0
-    for a, b in zip(toks, toks[1:]):
+    for a, b in itertools.pairwise(toks):
         f[f"b={a}_{b}"] = 1.0
     f[f"kind={info.sentence.kind}"] = 1.0
     f[f"len={_bucket(len(toks), (6, 12, 25, 45))}"] = 1.0
@@ -378,6 +389,20 @@ def migration_candidates(ctx: Context, tools: dict[str, list[Hit]]) -> list[Migr
                     f[f"s={tok}"] = 1.0
                 _pair_features(h, dst, f)
                 add(h.mention.entry.name, dst.mention.entry.name, info, f)
+        # a tool named a sentence or two before: "We started with A. ... B replaced it."
+        for b in hits:
+            for idx, a in recent:
+                if idx < info.sentence.index - 2 or a.mention.entry.name == b.mention.entry.name:
+                    continue
+                same = a.mention.entry.category == b.mention.entry.category
+                if not (same or "previous" in a.cues or "previous" in b.cues):
+                    continue
+                for x, y, d in ((a, b, "forward"), (b, a, "backward")):
+                    f = {"nearby": 1.0, f"nearby_{d}": 1.0}
+                    if migration_verb:
+                        f["nearby_migration_verb"] = 1.0
+                    _pair_features(x, y, f)
+                    add(x.mention.entry.name, y.mention.entry.name, info, f)
         recent.extend((info.sentence.index, h) for h in hits)
         recent = recent[-30:]
     for (src, dst), cand in pairs.items():
