@@ -43,6 +43,7 @@ from stackextract.models import (
 )
 
 if TYPE_CHECKING:
+    from stackextract import review
     from stackextract.batch import BatchSummary, arun_batch, run_batch
     from stackextract.catalog import Catalog, CatalogEntry
     from stackextract.extractors import Extractor, get_extractor
@@ -61,6 +62,7 @@ _LAZY = {
     "aextract": "stackextract.pipeline", "extract": "stackextract.pipeline",
     "aload": "stackextract.sources", "load": "stackextract.sources",
     "Store": "stackextract.store",
+    "review": "stackextract.review",  # the subpackage itself, callable: review(src, out)
 }
 
 
@@ -68,9 +70,22 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'stackextract' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    value = importlib.import_module(module)
+    if name != "review":
+        value = getattr(value, name)
     globals()[name] = value
     return value
+
+
+def _stack_repr_html(self: Stack) -> str:
+    """A Stack in a notebook: the review page's view (text marked when attached)."""
+    from stackextract.review import notebook_html
+
+    return notebook_html(self)
+
+
+# The records know nothing of the review stage; the package's face wires the view in.
+Stack._repr_html_ = _stack_repr_html  # type: ignore[attr-defined]
 
 
 def __dir__() -> list[str]:
@@ -83,5 +98,5 @@ __all__ = [
     "Document", "Evidence", "ExtractionError", "Extractor", "FetchError", "InputError",
     "Migration", "Provenance", "Reason", "Regret", "Source", "Stack", "StackExtractError",
     "Status", "Store", "StoreError", "Tool", "Usage", "__version__", "aextract", "aload",
-    "arun_batch", "extract", "get_extractor", "ground_stack", "load", "run_batch",
+    "arun_batch", "extract", "get_extractor", "ground_stack", "load", "review", "run_batch",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import weakref
 from datetime import datetime, timezone
 from enum import Enum
 from typing import Any
@@ -175,6 +176,46 @@ class Stack(_Record):
     migrations: list[Migration] = Field(default_factory=list)
     provenance: Provenance
 
+    def attach_text(self, text: str) -> Stack:
+        """Keep the document's text beside this Stack (not in its JSON, not in ==), so that
+        its HTML view (`_repr_html_`, wired in by the package) can mark quotes in place."""
+        key = id(self)
+        if key not in _TEXTS:
+            weakref.finalize(self, _TEXTS.pop, key, None)
+        _TEXTS[key] = text
+        return self
+
+    def attached_text(self) -> str | None:
+        """The text given to `attach_text` (`extract` attaches it), else None."""
+        return _TEXTS.get(id(self))
+
+    def to_dataframe(self, kind: str = "tools") -> Any:
+        """A pandas DataFrame of one kind of item (tools, reasons, regrets or migrations),
+        one row each, with the source URL/title and the first grounded quote. pandas is not
+        a dependency: install it to use this."""
+        try:
+            import pandas as pd
+        except ImportError as exc:  # pragma: no cover - pandas is in the dev extra
+            raise ImportError("Stack.to_dataframe needs pandas: pip install pandas") from exc
+        if kind not in ("tools", "reasons", "regrets", "migrations"):
+            raise ValueError(f"kind must be tools, reasons, regrets or migrations, not {kind!r}")
+        base = {"source_url": self.source.final_url or self.source.url,
+                "source_path": self.source.path, "title": self.source.title,
+                "company": self.company}
+        rows = []
+        for item in getattr(self, kind):
+            row = base | item.model_dump(mode="json", exclude={"evidence"})
+            first = next((e for e in item.evidence if e.grounded),
+                         item.evidence[0] if item.evidence else None)
+            row |= {"grounded": any(e.grounded for e in item.evidence),
+                    "quote": first.quote if first else None,
+                    "quote_start": first.start if first else None,
+                    "quote_end": first.end if first else None}
+            rows.append(row)
+        fields = [f for f in _KINDS[kind].model_fields if f != "evidence"]
+        columns = [*base, *fields, "grounded", "quote", "quote_start", "quote_end"]
+        return pd.DataFrame(rows, columns=columns)
+
     def tool(self, name: str) -> Tool | None:
         """The tool whose name or canonical name equals `name`, case-insensitively."""
         wanted = name.casefold()
@@ -182,6 +223,11 @@ class Stack(_Record):
             if wanted in (t.name.casefold(), t.canonical.casefold()):
                 return t
         return None
+
+
+_TEXTS: dict[int, str] = {}  # id(stack) -> its document text; freed with the Stack
+_KINDS: dict[str, type[_Record]] = {"tools": Tool, "reasons": Reason, "regrets": Regret,
+                                    "migrations": Migration}
 
 
 class Document(_Record):

@@ -63,9 +63,10 @@ def process_document(
     min_relevance: float = DEFAULT_MIN_RELEVANCE,
 ) -> Stack:
     """Extract and ground one already-loaded document."""
-    return finish(extractor.extract(document), document, strict=strict,
-                  min_confidence=min_confidence, catalog=getattr(extractor, "catalog", None),
-                  min_relevance=min_relevance)
+    stack = finish(extractor.extract(document), document, strict=strict,
+                   min_confidence=min_confidence, catalog=getattr(extractor, "catalog", None),
+                   min_relevance=min_relevance)
+    return stack.attach_text(document.text)  # for the notebook view; not stored
 
 
 async def aprocess_document(
@@ -77,8 +78,10 @@ async def aprocess_document(
     min_relevance: float = DEFAULT_MIN_RELEVANCE,
 ) -> Stack:
     stack = await extractor.aextract(document)
-    return finish(stack, document, strict=strict, min_confidence=min_confidence,
-                  catalog=getattr(extractor, "catalog", None), min_relevance=min_relevance)
+    stack = finish(stack, document, strict=strict, min_confidence=min_confidence,
+                   catalog=getattr(extractor, "catalog", None),
+                   min_relevance=min_relevance)
+    return stack.attach_text(document.text)
 
 
 def extract(

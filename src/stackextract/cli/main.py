@@ -1,4 +1,4 @@
-"""The `stackextract` command: clean, extract, batch, export, schema, eval.
+"""The `stackextract` command: clean, extract, batch, export, review, schema, eval.
 
 Exit codes: 0 ok, 1 some items failed, 2 usage or input errors. Errors print as one line
 unless --debug is given.
@@ -268,6 +268,76 @@ def schema(output: str | None, check: str | None) -> None:
             click.echo(f"wrote {path}")
         return
     click.echo(render("stack.schema.json"), nl=False)
+
+
+@main.command()
+@click.argument("source")
+@click.option("--output", "-o", default=None,
+              help="Page to write (one source), or folder / index .html (a database).")
+@click.option("--graph", "graph_format", type=click.Choice(["dot", "mermaid"]), default=None,
+              help="Print the migration graph as Graphviz DOT or Mermaid text instead "
+                   "(to -o if given).")
+@click.option("--prefix", default="", help="Table name prefix used when storing.")
+@backend_options
+@click.option("--allow-private", is_flag=True, help="Allow URLs on private/loopback addresses.")
+@friendly_errors
+def review(source: str, output: str | None, graph_format: str | None, prefix: str,
+           backend: str, model: str | None, base_url: str | None, mode: str | None,
+           max_tokens: int | None, hints: bool | None, catalog_path: str | None,
+           min_confidence: float | None, strict: bool, allow_private: bool) -> None:
+    """Write an HTML review of a database (index + one page per document) or of one source.
+
+    A SQLite file is reviewed as stored; any other SOURCE is extracted first (offline or
+    LLM, as for `extract`). Open the page offline in any browser; see docs/review.md.
+    """
+    from stackextract.review import graph_text, is_database
+    from stackextract.review import review as write_review
+
+    settings = _settings(backend, model, base_url, mode, max_tokens, hints, catalog_path)
+    settings["strict"] = strict
+    if min_confidence is not None:
+        settings["min_confidence"] = min_confidence
+    if graph_format:
+        text = graph_text(source, graph_format, prefix=prefix, backend=backend,
+                          allow_private=allow_private, **settings)
+        if output:
+            Path(output).write_text(text, encoding="utf-8")
+            click.echo(f"wrote {output}", err=True)
+        else:
+            click.echo(text, nl=False)
+        return
+    if not output:
+        raise click.UsageError("give -o OUTPUT (a .html file, or a folder for a database)")
+    path = write_review(source, output, prefix=prefix, backend=backend,
+                        allow_private=allow_private, **settings)
+    kind = "database" if is_database(source) else "source"
+    click.echo(f"wrote {path} ({kind} review)", err=True)
+
+
+@main.command(name="datasette-metadata")
+@click.option("--db", type=click.Path(dir_okay=False, exists=True), required=True)
+@click.option("--prefix", default="", help="Table name prefix used when storing.")
+@click.option("--output", "-o", default="metadata.json", show_default=True,
+              help="File to write (- for stdout).")
+@click.option("--title", default=None, help="Title shown by Datasette.")
+@friendly_errors
+def datasette_metadata(db: str, prefix: str, output: str, title: str | None) -> None:
+    """Write Datasette's metadata.json: table/view descriptions, facets on status, category."""
+    import contextlib
+
+    from stackextract.errors import StoreError
+    from stackextract.store.database import Store
+    from stackextract.store.datasette import database_name, metadata
+
+    Store(db, prefix=prefix, read_only=True).close()  # ours? (else one line, nothing written)
+    with contextlib.suppress(StoreError):  # add views newer than the file (if writable)
+        Store(db, prefix=prefix).close()
+    text = json.dumps(metadata(database_name(db), prefix=prefix, title=title), indent=2)
+    if output == "-":
+        click.echo(text)
+        return
+    Path(output).write_text(text + "\n", encoding="utf-8")
+    click.echo(f"wrote {output}: datasette {db} -m {output}", err=True)
 
 
 @main.command(name="eval")

@@ -2,7 +2,7 @@
 
 Tables (every name carries the optional prefix): documents, extractions, tools, reasons,
 regrets, migrations, failures; FTS on documents(text, title) and tools(name, canonical);
-views latest_stacks, tool_popularity, most_regretted, migration_pairs.
+views latest_stacks, tool_popularity, most_regretted, migration_pairs, tools_by_document.
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ from stackextract.errors import StoreError
 from stackextract.models import Document, Evidence, Stack
 
 TABLES = ("documents", "extractions", "tools", "reasons", "regrets", "migrations", "failures")
-VIEWS = ("latest_stacks", "tool_popularity", "most_regretted", "migration_pairs")
+VIEWS = ("latest_stacks", "tool_popularity", "most_regretted", "migration_pairs",
+         "tools_by_document")
 _ITEM_TABLES = ("tools", "reasons", "regrets", "migrations")
 _PREFIX_RE = re.compile(r"^[A-Za-z0-9_]*$")
 TIMEOUT_ENV = "STACKEXTRACT_DB_TIMEOUT"
@@ -191,7 +192,13 @@ class Store:
     def _create_schema(self) -> None:
         db, t = self.db, self.t
         if db.table(t("failures")).exists() and db.table(t("documents")).exists():
-            return  # already set up; re-creating views/FTS on every open costs time
+            # already set up (re-creating views/FTS on every open costs time); a view added
+            # in a later version is created once, on the first writable open
+            missing = {t(v) for v in VIEWS} - set(db.view_names())
+            for name, sql in self._views().items():
+                if t(name) in missing:
+                    db.create_view(t(name), sql, ignore=True)
+            return
         db.table(t("documents")).create(
             {
                 "id": int,
@@ -310,11 +317,18 @@ SELECT m.from_tool, m.to_tool, COUNT(*) AS migrations, COUNT(DISTINCT l.source) 
 FROM {q("migrations")} m JOIN {q("latest_stacks")} l ON l.extraction_id = m.extraction_id
 GROUP BY m.from_tool COLLATE NOCASE, m.to_tool COLLATE NOCASE
 ORDER BY migrations DESC, m.from_tool, m.to_tool"""
+        by_document = f"""
+SELECT l.source, l.url, l.title, l.company, t.name, t.canonical, t.category, t.status,
+       t.purpose, t.confidence, t.in_catalog, t.grounded, t.quote, t.quote_start, t.quote_end,
+       t.id AS tool_id, l.extraction_id, l.document_id
+FROM {q("tools")} t JOIN {q("latest_stacks")} l ON l.extraction_id = t.extraction_id
+ORDER BY l.source, t.position"""
         return {
             "latest_stacks": latest,
             "tool_popularity": popularity,
             "most_regretted": regretted,
             "migration_pairs": pairs,
+            "tools_by_document": by_document,
         }
 
     # -- errors and transactions -----------------------------------------------------------
