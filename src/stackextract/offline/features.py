@@ -222,7 +222,7 @@ def opinion_candidates(ctx: Context, tools: set[str]) -> list[OpinionCandidate]:
             topic, age, topic_block = named, 0, info.sentence.block
         else:
             age += 1
-        if len(info.text.split()) < 3:
+        if not pairs or len(info.text.split()) < 3:
             continue
         base = _sentence_features(ctx, info)
         for name, carried in pairs:
