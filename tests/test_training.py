@@ -136,7 +136,7 @@ def test_a_non_writeup_page_keeps_no_tools_and_a_writeup_keeps_them() -> None:
     recipe = ("Preheat the oven and butter a dish. " * 8 + "Whisk the eggs with sugar until "
               "pale, fold in the flour, and bake for forty minutes until golden. " * 12
               + "Serve with a glass of Java coffee and fresh cream. ")
-    stack = process_document(load(recipe), LearnedExtractor())
+    stack = process_document(Document(text=recipe), LearnedExtractor())
     assert stack.relevance is not None and stack.relevance < default_model().min_relevance
     assert stack.tools == []
 
@@ -152,3 +152,25 @@ def test_purpose_and_would_instead_are_filled_where_the_text_says_them() -> None
     stack = LearnedExtractor().extract(load("We use Postgres as an indexing layer."))
     tool = stack.tool("PostgreSQL")
     assert tool is not None and tool.purpose == "indexing layer"
+
+
+def test_cli_filters_on_relevance_and_shows_it(tmp_path: Path) -> None:
+    text = ("The match ended two all after a late header. " * 20
+            + "Fans watched the stream on their phones while the coach praised Python, "
+              "the striker, for his pace. " * 10)
+    page = tmp_path / "match.txt"
+    page.write_text(text)
+
+    def run(*extra: str) -> dict[str, Any]:
+        out = subprocess.run(
+            [sys.executable, "-m", "stackextract", "extract", str(page), "--backend",
+             "offline", "--json", *extra], capture_output=True, text=True, check=True)
+        return json.loads(out.stdout)
+
+    default = run()
+    assert default["relevance"] < default_model().min_relevance
+    assert default["tools"] == []
+    everything = run("--min-relevance", "0")
+    assert everything["relevance"] == default["relevance"]
+    expected = process_document(load(page), LearnedExtractor(), min_relevance=0.0)
+    assert [t["canonical"] for t in everything["tools"]] == [t.canonical for t in expected.tools]
