@@ -43,7 +43,10 @@ SEED = 0
 STATUSES = [s.value for s in Status]
 # the emission threshold per kind: tools only when more likely in the stack than not; the
 # opinion and migration models are weaker, their F1 peaks lower (docs/quality.md, the sweep)
-THRESHOLDS = {"tool": 0.5, "reason": 0.2, "regret": 0.2, "migration": 0.2}
+# would-instead has 11 positive examples (another tool named in a gold regret's sentence):
+# its best out-of-fold score is right 4 times in 10, and that is where it is set
+THRESHOLDS = {"tool": 0.5, "reason": 0.2, "regret": 0.2, "migration": 0.2,
+              "would_instead": 0.35}
 C = {"tool": 0.5, "status": 0.5, "reason": 0.03, "regret": 0.1, "would_instead": 1.0,
      "migration": 0.5, "relevance": 0.3}
 BINARY = ("tool", "reason", "regret", "would_instead", "migration", "relevance")

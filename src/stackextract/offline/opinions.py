@@ -92,7 +92,8 @@ def decide_opinions(
                       for h, f in would_instead_candidates(cand.info, cand.tool)]
             top = max(scored, default=(0.0, None))
             regrets.append(Regret(tool=cand.tool, text=text, confidence=round(p, 3),
-                                  would_instead=top[1] if top[0] >= 0.5 else None,
+                                  would_instead=top[1] if top[0] >= model.threshold(
+                                      "would_instead") else None,
                                   evidence=evidence))
     return reasons, regrets
 
