@@ -1,13 +1,21 @@
-"""Assemble src/stackextract/data/catalog.json from the hand-kept lists in scripts/catalog_sources/.
+"""Assemble src/stackextract/data/catalog.json from scripts/catalog_sources/.
 
-The lists are easier to review and extend than one big JSON file; this script adds the mechanical
-spelling variants, checks the rules the matcher relies on, and writes the sorted JSON.
+Two kinds of source: the hand-kept lists (`*.txt`, source `curated`) and the extracts of public,
+maintained lists (`public/*.tsv`, one per source, each pinned to a commit or list date; see
+scripts/refresh_catalog_sources.py and docs/catalog.md). This script maps each source's
+categories onto ours, merges the names into one entry per tool, records what the build knows
+about each (sources, popularity, whether the name is a common English word by `wordfreq`),
+adds the mechanical spelling variants, checks the rules the matcher relies on, and writes the
+sorted JSON. The same inputs always give the same file, byte for byte.
 
     python scripts/build_catalog.py            # rebuild catalog.json
     python scripts/build_catalog.py --check    # fail when catalog.json is stale or a rule is broken
     python scripts/build_catalog.py --report   # counts per category and the flagged word list
     python scripts/build_catalog.py --make-words  # regenerate tests/catalog_common_words.txt
                                                # (needs: pip install wordfreq english-words)
+    python scripts/build_catalog.py --output PATH  # write elsewhere (the rebuild test does)
+
+Needs `wordfreq` (the `catalog` extra: pip install -e '.[catalog]').
 
 Source line format (one tool a line, `#` starts a comment, `@category NAME` sets the category
 of the lines that follow):
@@ -27,7 +35,9 @@ import json
 import re
 import sys
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,6 +58,26 @@ def _categories() -> frozenset[str]:
 CATEGORIES = _categories()
 
 FLAGS = {"cs", "amb", "gen"}
+PUBLIC = SOURCES / "public"
+CATEGORY_MAP = SOURCES / "category_map.tsv"
+CURATED = "curated"
+CURATED_POPULARITY = 0.7
+# Which source names a tool first (its spelling becomes the entry's name): the curated lists,
+# then the lists that spell products the way their makers do, then the package registries.
+SOURCE_ORDER = ["curated", "landscape", "linguist", "webappanalyzer", "awesome-python",
+                "awesome-go", "awesome-rust", "awesome-selfhosted", "awesome-ios", "awesome-swift",
+                "awesome-java", "awesome-nodejs", "awesome-sysadmin", "awesome-shell",
+                "awesome-elixir", "pypi", "npm", "simple-icons", "debian"]
+REGISTRIES = {"pypi", "npm"}
+# Sources that only confirm a name another source brings (no categories; simple-icons also
+# holds brands that are not software, Debian names are mostly not products).
+CONFIRM_ONLY = {"simple-icons", "debian"}
+COMMON_ZIPF = 3.0  # wordfreq Zipf frequency from which a name counts as a common English word
+WORD_PART_ZIPF = 1.5  # a lower-case name all of whose parts are this frequent reads as words
+COINED_ZIPF = 1.0  # a public-only name rarer than this matches in any case
+RARE_ZIPF = 2.0  # ... rarer than this, also capitalised
+REGISTRY_WORD_ZIPF = 2.5  # a package-registry name this frequent is a word, not a tool: left out
+_NAME_OK = re.compile(r"[\w][\w .+#&'/:-]*[\w+#]|[\w]{2}")
 _PREFIX_SWAP = {"Amazon ": "AWS ", "AWS ": "Amazon "}
 _NO_SWAP = {"Amazon Web Services", "AWS"}
 
@@ -67,20 +97,32 @@ class Entry:
     ambiguous: bool = False
     generic: bool = False
     origin: str = ""
+    sources: list[str] = field(default_factory=lambda: [CURATED])
+    popularity: float = CURATED_POPULARITY
+    common_word: bool = False
+    code_only: bool = False
 
     def terms(self) -> list[str]:
         """The name and every alias."""
         return [self.name, *self.aliases]
 
+    @property
+    def curated(self) -> bool:
+        return CURATED in self.sources
+
     def to_json(self) -> dict[str, object]:
-        return {
-            "name": self.name,
-            "aliases": self.aliases,
-            "category": self.category,
-            "case_sensitive": self.case_sensitive,
-            "ambiguous": self.ambiguous,
-            **({"generic": True} if self.generic else {}),
-        }
+        """The entry as written: false flags and empty alias lists are left out (the loader
+        reads them as false / empty), which keeps the bundled file small and fast to load."""
+        record: dict[str, object] = {"name": self.name}
+        if self.aliases:
+            record["aliases"] = self.aliases
+        record["category"] = self.category
+        for key in ("case_sensitive", "ambiguous", "common_word", "code_only", "generic"):
+            if getattr(self, key):
+                record[key] = True
+        record["popularity"] = self.popularity
+        record["sources"] = self.sources
+        return record
 
 
 def load_words(path: Path = WORDS) -> set[str]:
@@ -203,12 +245,243 @@ def conflicts(entries: list[Entry]) -> list[str]:
     return problems
 
 
+# -- public sources ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PublicItem:
+    """One name of one public extract, its category already mapped onto ours."""
+
+    name: str
+    aliases: tuple[str, ...]
+    category: str
+    popularity: float
+    source: str
+
+
+def _category_rows() -> list[tuple[set[str], re.Pattern[str] | None, str]]:
+    rows = []
+    for number, raw in enumerate(CATEGORY_MAP.read_text(encoding="utf-8").splitlines(), 1):
+        if not raw.strip() or raw.startswith("#"):
+            continue
+        parts = raw.split("\t")
+        if len(parts) != 3:
+            raise CatalogSourceError(f"{CATEGORY_MAP.name}:{number}: expected 3 tab-separated "
+                                     "fields")
+        sources, pattern, category = parts
+        if category != "skip" and category not in CATEGORIES:
+            raise CatalogSourceError(f"{CATEGORY_MAP.name}:{number}: unknown category {category!r}")
+        regex = None if pattern == "default" else re.compile(pattern, re.I)
+        rows.append((set(sources.split("|")), regex, category))
+    return rows
+
+
+def shared_category_patterns() -> list[re.Pattern[str]]:
+    """The rows shared by every source (`*`): refresh_catalog_sources.py keeps the words of a
+    package summary that these find, and nothing else of the summary."""
+    return [regex for sources, regex, _ in _category_rows() if "*" in sources and regex]
+
+
+def map_category(source: str, text: str, rows: list | None = None) -> str | None:
+    """Our category for a source's own category text; None when the item is left out."""
+    rows = _category_rows() if rows is None else rows
+    ordered = [r for r in rows if source in r[0] and r[1] is not None]
+    ordered += [r for r in rows if "*" in r[0]]
+    for _, regex, category in ordered:
+        if regex is not None and regex.search(text):
+            return None if category == "skip" else category
+    for sources, regex, category in rows:
+        if source in sources and regex is None:
+            return None if category == "skip" else category
+    return None
+
+
+def read_public(directory: Path = PUBLIC) -> tuple[list[PublicItem], dict[str, dict[str, str]]]:
+    """Every extract's items (categories mapped, left-out ones dropped) and each header."""
+    rows = _category_rows()
+    items: list[PublicItem] = []
+    headers: dict[str, dict[str, str]] = {}
+    for path in sorted(directory.glob("*.tsv")):
+        source = path.stem
+        if source not in SOURCE_ORDER:
+            raise CatalogSourceError(f"{path.name}: add {source!r} to SOURCE_ORDER")
+        header: dict[str, str] = {}
+        for raw in path.read_text(encoding="utf-8").splitlines():
+            if raw.startswith("#"):
+                key, _, value = raw[1:].partition(":")
+                if value and "\t" not in raw:
+                    header[key.strip()] = value.strip()
+                continue
+            name, aliases, category_text, popularity = raw.split("\t")
+            category = map_category(source, category_text, rows)
+            if category is None:
+                continue
+            items.append(PublicItem(
+                name=name,
+                aliases=tuple(a for a in aliases.split("; ") if a),
+                category=category,
+                popularity=float(popularity),
+                source=source,
+            ))
+        headers[source] = header
+    return items, headers
+
+
+def _zipf() -> Callable[[str], float]:
+    try:
+        from wordfreq import zipf_frequency
+    except ImportError as exc:  # a build-time dependency only
+        raise CatalogSourceError(
+            "the catalog build needs wordfreq: pip install -e '.[catalog]'"
+        ) from exc
+
+    @cache
+    def zipf(term: str) -> float:
+        return float(zipf_frequency(term.replace("-", " ").replace("_", " "), "en"))
+
+    return zipf
+
+
+def _name_ok(name: str) -> bool:
+    """A product-like name: 3+ characters, at most four words, no sentence punctuation."""
+    return (
+        3 <= len(name) <= 40
+        and len(name.split()) <= 4
+        and not name.replace(".", "").isdigit()
+        and _NAME_OK.fullmatch(name) is not None
+    )
+
+
+def merge_public(entries: list[Entry], items: list[PublicItem], words: set[str]) -> list[Entry]:
+    """Fold public names into the curated entries (a curated entry only gains sources and
+    popularity) or into new entries; a spelling already owned by another entry is not added.
+
+    Public-only entries are case-sensitive (matched as their sources spell them); one whose
+    name is a common English word is ambiguous; a name known only from a package registry
+    that is a word is left out altogether (npm's 'colors', 'debug', 'request')."""
+    zipf = _zipf()
+    owner: dict[str, Entry] = {}
+    by_squash: dict[str, Entry] = {}
+    for e in entries:
+        for term in e.terms():
+            owner.setdefault(term.casefold(), e)
+        by_squash.setdefault(_squash(e.name), e)
+    grouped: dict[str, list[PublicItem]] = {}
+    rank = {s: i for i, s in enumerate(SOURCE_ORDER)}
+    for item in sorted(items, key=lambda i: (rank[i.source], i.name.casefold(), i.name)):
+        if not _name_ok(item.name):
+            continue
+        grouped.setdefault(item.name.casefold(), []).append(item)
+    new: list[Entry] = []
+    for key in sorted(grouped, key=lambda k: (rank[grouped[k][0].source], k)):
+        group = grouped[key]
+        first = group[0]
+        squashed = _squash(first.name)
+        entry = owner.get(key) or (by_squash.get(squashed) if len(squashed) >= 4 else None)
+        group_sources = {i.source for i in group}
+        if entry is None and group_sources <= CONFIRM_ONLY:
+            continue
+        if entry is None:
+            registry_only = group_sources - CONFIRM_ONLY <= REGISTRIES
+            if registry_only and (
+                zipf(first.name) >= REGISTRY_WORD_ZIPF or _common(first.name, zipf)
+            ):
+                continue
+            entry = Entry(
+                name=first.name, category=first.category, case_sensitive=True,
+                origin=f"public/{first.source}.tsv", sources=[], popularity=0.0,
+            )
+            new.append(entry)
+            owner[key] = entry
+            by_squash.setdefault(squashed, entry)
+        for item in group:
+            if item.source not in entry.sources:
+                entry.sources.append(item.source)
+            entry.popularity = max(entry.popularity, item.popularity)
+            if entry.curated:
+                continue
+            for spelling in (item.name, *item.aliases):
+                if spelling == entry.name or spelling in entry.aliases:
+                    continue
+                holder = owner.get(spelling.casefold())
+                if holder is not None and holder is not entry:
+                    continue
+                if spelling == spelling.lower() and spelling.lower() in words:
+                    continue  # a lower-case English word would match prose
+                entry.aliases.append(spelling)
+                owner.setdefault(spelling.casefold(), entry)
+    for e in [*entries, *new]:
+        e.sources.sort(key=lambda s: rank[s])
+        e.popularity = round(min(1.0, e.popularity + 0.05 * (len(e.sources) - 1)), 3)
+        e.common_word = _common(e.name, zipf)
+        if not e.curated:
+            e.ambiguous = e.common_word
+            registry_only = set(e.sources) - CONFIRM_ONLY <= REGISTRIES
+            # a word-like name, or a plain lower-case word known only from a package registry
+            # ('lockfile'): a tool only when written as code
+            e.code_only = _word_like(e.name, zipf) or (
+                registry_only and re.fullmatch(r"[a-z]+", e.name) is not None
+            )
+            # a coined name that English text never uses ('SwiftyJSON') is safe in any case; a
+            # rare one ('kOps', 'Clicky') also matches capitalised ('Kops'), not in lower case
+            rarity = zipf(e.name)
+            e.case_sensitive = not (len(e.name) >= 4 and rarity < COINED_ZIPF)
+            capitalised = e.name[:1].upper() + e.name[1:].lower()
+            if e.case_sensitive and rarity < RARE_ZIPF and capitalised not in e.terms():
+                e.aliases.append(capitalised)
+    # a word-like name that one list alone has ('app', 'release' from an awesome-list) is
+    # left out: one list is not enough to read a word as a tool, even in code
+    new = [e for e in new if not (e.code_only and len(e.sources) == 1
+                                  and e.sources[0] not in REGISTRIES)]
+    for e in new:
+        add_variants(e, words)
+        e.aliases = [
+            a for a in e.aliases
+            if owner.setdefault(a.casefold(), e) is e
+            and not ((e.case_sensitive is False or a == a.lower()) and a.lower() in words)
+            and (e.case_sensitive or len(a) > 2)
+        ]
+    return [*entries, *new]
+
+
+def _common(name: str, zipf: Callable[[str], float]) -> bool:
+    """A common English word, or a phrase of common words only ('Human Presence')."""
+    if re.search(r"\d", name):
+        return False  # a version or model number makes it a name ('.NET 5', 'Log4j')
+    tokens = re.findall(r"[^\W\d_]+", name)
+    if len(tokens) <= 1:
+        return bool(tokens) and zipf(tokens[0]) >= COMMON_ZIPF
+    return all(zipf(t) >= COMMON_ZIPF for t in tokens)
+
+
+def _word_like(name: str, zipf: Callable[[str], float]) -> bool:
+    """A name that prose uses as a word: a capitalised one at least as frequent as
+    REGISTRY_WORD_ZIPF ('Config', 'Here', 'Router'), or a lower-case one whose every part is at
+    least WORD_PART_ZIPF ('retry', 'async', 'uuid', 'real-time'). Names with digits or dots
+    ('boto3', 'nats.rs') are never word-like."""
+    if re.search(r"[\d.]", name):
+        return False
+    parts = [p for p in re.split(r"[\s_-]+", name) if p]
+    if name != name.lower():
+        if len(parts) > 1:
+            return False  # a multi-word name: ambiguous (needs context) when all are words
+        return zipf(name) >= REGISTRY_WORD_ZIPF
+    return all(zipf(p) >= WORD_PART_ZIPF for p in parts)
+
+
+def _squash(name: str) -> str:
+    return re.sub(r"[^0-9a-z]+", "", name.casefold())
+
+
 def build(words: set[str] | None = None) -> list[Entry]:
     """Parse, add variants, check; raise CatalogSourceError listing every problem found."""
     words = load_words() if words is None else words
     entries = parse_sources()
     for e in entries:
         add_variants(e, words)
+    problems = conflicts(entries)
+    if problems:
+        raise CatalogSourceError("\n".join(problems))
+    items, _ = read_public()
+    entries = merge_public(entries, items, words)
     problems = conflicts(entries) + word_problems(entries, words)
     if problems:
         raise CatalogSourceError("\n".join(problems))
@@ -227,6 +500,16 @@ def report(entries: list[Entry], words: set[str]) -> str:
     lines = [f"entries: {len(entries)}"]
     for cat, n in sorted(Counter(e.category for e in entries).items(), key=lambda kv: -kv[1]):
         lines.append(f"  {cat:15} {n}")
+    anywhere = Counter(s for e in entries for s in e.sources)
+    only = Counter(e.sources[0] for e in entries if len(e.sources) == 1)
+    lines.append("source              entries  only from it")
+    for source in SOURCE_ORDER:
+        lines.append(f"  {source:18} {anywhere[source]:7}  {only[source]:7}")
+    lines.append(
+        f"flags: ambiguous {sum(e.ambiguous for e in entries)}, common_word "
+        f"{sum(e.common_word for e in entries)}, code_only {sum(e.code_only for e in entries)}, "
+        f"case_sensitive {sum(e.case_sensitive for e in entries)}"
+    )
     tolerated = [
         f"{e.name}: {t}"
         for e in entries
@@ -261,6 +544,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="fail if catalog.json is stale")
     parser.add_argument("--report", action="store_true", help="print counts and flagged words")
     parser.add_argument("--make-words", action="store_true", help="regenerate the word list")
+    parser.add_argument("--output", type=Path, default=OUTPUT, help="where to write the JSON")
     args = parser.parse_args(argv)
     if args.make_words:
         return make_words()
@@ -280,9 +564,9 @@ def main(argv: list[str] | None = None) -> int:
             )
             return 1
         return 0
-    OUTPUT.parent.mkdir(parents=True, exist_ok=True)
-    OUTPUT.write_text(text, encoding="utf-8")
-    print(f"wrote {len(entries)} entries to {OUTPUT.relative_to(ROOT)}")
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_bytes(text.encode("utf-8"))
+    print(f"wrote {len(entries)} entries to {args.output}")
     return 0
 
 

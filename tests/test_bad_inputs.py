@@ -245,7 +245,9 @@ def test_fifo_named_txt_does_not_block_a_batch(tmp_path: Path) -> None:
     docs = tmp_path / "docs"
     copy_corpus(docs, 1)
     os.mkfifo(docs / "y.txt")
-    proc = batch(docs, db=tmp_path / "stacks.db", timeout=6)
+    # a batch that opened the FIFO would wait for a writer for ever; 30 s tells that apart from
+    # a slow start on a loaded machine (two processes, each loading a 20,000-entry catalog)
+    proc = batch(docs, db=tmp_path / "stacks.db", timeout=30)
     assert proc.returncode == 1
 
 

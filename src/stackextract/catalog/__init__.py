@@ -13,9 +13,10 @@ from stackextract.catalog.vocabulary import (
     Mention,
     clean_name,
     is_common_word,
+    needs_code,
     squash,
     tokenize,
 )
 
-__all__ = ["Catalog", "CatalogEntry", "Mention", "clean_name", "is_common_word", "squash",
-           "tokenize"]
+__all__ = ["Catalog", "CatalogEntry", "Mention", "clean_name", "is_common_word", "needs_code",
+           "squash", "tokenize"]

@@ -13,7 +13,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from stackextract.catalog.vocabulary import Catalog, Mention, is_common_word
+from stackextract.catalog.vocabulary import Catalog, Mention, is_common_word, needs_code
 from stackextract.models import Document
 from stackextract.offline import cues
 from stackextract.offline.prose import code_spans, prose_mask
@@ -79,6 +79,8 @@ def filter_mentions(mentions: list[Mention], view: str, sentences: list[Sentence
         code_text = view[code[i][0] + 1 : code[i][1] - 1].strip() if in_code else ""
         if in_code and code_text.casefold() != m.text.casefold():
             continue  # an identifier or path inside inline code, e.g. `/tagged/java`
+        if not in_code and needs_code(m):
+            continue  # a word-like name ('retry', 'Config'): a tool only as `code`
         j = bisect.bisect_right(starts, m.start) - 1
         sentence = sentences[j] if j >= 0 else None
         s_text = view[sentence.start : sentence.end] if sentence else ""
@@ -240,8 +242,9 @@ def find_candidates(document: Document, catalog: Catalog, *, unknown: bool = Tru
     if unknown:
         known = {(m.start, m.end) for m in mentions}
         mentions += [
-            m for m in propose_unknown(view, sentences, catalog)
+            m for m in propose_unknown(view, sentences, catalog, text, mentions)
             if not any(a <= m.start < b for a, b in known)
+            and not (company and m.text.casefold() == company.casefold())
         ]
         mentions.sort(key=lambda m: m.start)
     infos = sentence_infos(text, view, sentences, mentions)

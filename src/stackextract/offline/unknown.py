@@ -1,25 +1,66 @@
 """Names that are not in the catalog but that the text treats as products.
 
-They are proposed with a lower confidence rather than ignored: a capitalised name right after
-"we use", "switched to", "built on" and the like, or a short item in a list whose siblings
-are catalog tools.
+No list has every tool, so the recogniser scores the names the catalog lacks by the evidence
+around them, and proposes those with enough of it (at a confidence below the catalog's own):
+
+- a cue: "we use X", "switched to X", "a tool called X", "X is a library ...";
+- a link whose target names it: `[Hokusai](https://github.com/artsy/hokusai)`,
+  `[Mongoid](http://mongoid.org/)`;
+- a short list item whose siblings are catalog tools;
+- the shape of a product name: CamelCase or inner capitals (`CitrusDB`, `OHHTTPStubs`),
+  dots or digits (`fred.rs`, `rebar3`), a capitalised word that is no English word;
+- company: an enumeration ("A, B and C") whose other members are catalog tools, and a
+  second mention elsewhere.
+
+Scores add up; a name is proposed where it reaches `THRESHOLD`. The weights are set by
+hand from what the signals mean, not fitted to the gold files.
 """
 
 from __future__ import annotations
 
 import re
+from collections import defaultdict
+from dataclasses import dataclass
+from urllib.parse import urlsplit
 
-from stackextract.catalog.vocabulary import Catalog, CatalogEntry, Mention
+from stackextract.catalog import Catalog, CatalogEntry, Mention, is_common_word, squash
 from stackextract.models import Category
+from stackextract.offline.prose import code_spans
 from stackextract.offline.sentences import Sentence
 
 _WORD = r"[A-Z][A-Za-z0-9]*(?:[.+#-][A-Za-z0-9]+)*"
 _NAME = rf"({_WORD}(?:\s{_WORD}){{0,2}})"
+# an identifier-like name: letters with digits, dots, hyphens or underscores inside
+_IDENT = r"[A-Za-z][A-Za-z0-9]*(?:[._-][A-Za-z0-9]+)+|[A-Za-z]+[0-9]+[A-Za-z0-9]*"
+_ANY_NAME = rf"((?:{_IDENT})|{_WORD}(?:\s{_WORD}){{0,2}})"
 _CUE = re.compile(
-    r"\b(?:we(?:'re| are)? (?:now |also |still )?(?:use|using|chose|picked|adopted|rely on|run|"
+    r"\b(?i:we(?:'re| are)? (?:now |also |still )?(?:use|using|chose|picked|adopted|rely on|run|"
     r"deploy(?:ed)? on|host(?:ed)? on|went with|settled on)|switched to|moved to|migrated to|"
-    r"built (?:on|with)|powered by)\s+" + _NAME
+    r"built (?:on|with)|powered by)\s+" + _ANY_NAME
 )
+# "a tool called X", or a quoted name after "called"/"named" (a bare "called X" is too loose)
+_CALLED = re.compile(
+    r"\b(?i:(?:a|an|the) (?:\w+ )?(?:tool|library|framework|service|daemon|system|project|gem|"
+    r"package|crate|plugin|module) (?:called|named)\s+[\"'“‘]?|(?:called|named|dubbed)\s+"
+    r"[\"'“‘])" + _ANY_NAME
+)
+_IS_A = re.compile(
+    _ANY_NAME + r"[\"'”’]?,? (?:is|was) (?:a|an|our) (?:[\w-]+ ){0,4}?(?:tool|library|framework|"
+    r"service|daemon|database|server|platform|system|engine|language|gem|package|crate|plugin|"
+    r"module|toolkit|runtime|client|driver|formatter|linter|proxy|queue|api|sdk|cli)\b"
+)
+_SHAPE = re.compile(
+    r"(?<![\w./-])(?:[A-Z]?[a-z]+[A-Z][A-Za-z0-9]*|[A-Z]{2,}[a-z][A-Za-z0-9]*|"
+    r"[A-Za-z][A-Za-z0-9]*\.(?:js|rs|io|py|net|sh)|[A-Za-z]+[0-9]+[A-Za-z0-9]*)(?![\w/-])"
+)
+_ENUM = re.compile(r"(?:,\s+(?:and\s+|or\s+)?|\s+(?:and|or)\s+)")
+_LINK = re.compile(r"\[([^\]\n]{2,60})\]\((https?://[^)\s]+)\)")
+# hosts whose path names a project (a repository or a package page)
+_PROJECT_HOSTS = re.compile(
+    r"(?:^|\.)(?:github\.com|gitlab\.com|bitbucket\.org|github\.io|sourceforge\.net|"
+    r"npmjs\.com|pypi\.org|crates\.io|rubygems\.org|pkg\.go\.dev|hex\.pm|cocoapods\.org)$"
+)
+_GENERIC_HOST_LABELS = {"www", "com", "org", "net", "io", "dev", "app", "co", "docs", "blog"}
 _STOP = {
     "The", "A", "An", "Our", "We", "It", "This", "That", "These", "Those", "Some", "All", "Any",
     "Each", "Every", "One", "Two", "Three", "I", "In", "On", "At", "For", "With", "And", "Or",
@@ -30,45 +71,267 @@ _STOP = {
     "CSS", "REST", "URL", "DNS", "TLS", "SSL", "CPU", "GPU", "RAM", "SSD", "OS", "AI", "ML",
     "LLM", "LLMs", "MVP", "SaaS", "PaaS", "IaaS", "B2B", "B2C", "CEO", "CTO", "VP", "Q1", "Q2",
     "Q3", "Q4", "Yes", "No", "OK", "Also", "Here", "There", "What", "Why", "How", "Who",
+    "iPhone", "iPad", "PhD", "FAQ", "FAQs", "TODO", "README", "YouTube", "LinkedIn",
 }
+_FILE_EXT = re.compile(r"\.(?:json|ya?ml|md|txt|html?|css|lock|toml|xml|cfg|ini|log|csv|png|"
+                       r"jpe?g|gif|svg|pdf|zip|gz|tar|rb|go|java|ts|tsx|jsx|c|h|cpp)$", re.I)
+
+THRESHOLD = 0.55
+# one strong signal suffices (a cue, a link to the project, a list of tools); the shape of a
+# name, an enumeration with tools, a non-word and a second mention only add up
+CUE, LINK, LIST, SHAPE, COINED, ENUM, REPEAT, VENDOR = 0.6, 0.6, 0.55, 0.25, 0.1, 0.3, 0.1, 0.45
+OWN_LINK, OWN_ACCOUNT_LINKS = 0.3, 3
+_STRONG = frozenset({"link", "cue", "list"})
+VENDOR_PRODUCTS = 15  # a first word shared by this many catalog names is a vendor's
+_VENDOR_NAME = re.compile(r"\b([A-Z][A-Za-z]+)(?: [A-Z][A-Za-z0-9]+){1,3}\b")
+_VENDOR_CACHE: dict[int, tuple[Catalog, frozenset[str]]] = {}  # holds the catalog: no id reuse
 
 
-def _entry(name: str) -> CatalogEntry:
-    return CatalogEntry(name=name, category=Category.other, known=False, case_sensitive=True)
+def _vendors(catalog: Catalog) -> frozenset[str]:
+    """First words that many multi-word catalog names share ('Amazon', 'Google', 'Apache'):
+    read from the catalog, so that no vendor is named in code."""
+    key = id(catalog)
+    if key not in _VENDOR_CACHE:
+        counts: dict[str, int] = defaultdict(int)
+        for entry in catalog:
+            words = entry.name.split()
+            if len(words) > 1 and words[0][:1].isupper():
+                counts[words[0]] += 1
+        _VENDOR_CACHE.clear()
+        _VENDOR_CACHE[key] = (catalog, frozenset(
+            w for w, n in counts.items() if n >= VENDOR_PRODUCTS and not is_common_word(w)
+        ))
+    return _VENDOR_CACHE[key][1]
+
+
+@dataclass
+class _Candidate:
+    spans: list[tuple[int, int]]
+    score: float = 0.0
+    signals: set[str] | None = None
+
+
+def _entry(name: str, confidence: float) -> CatalogEntry:
+    return CatalogEntry(name=name, category=Category.other, known=False, case_sensitive=True,
+                        popularity=round(confidence, 2), sources=("recogniser",))
 
 
 def _clean(name: str) -> str | None:
+    name = name.strip(" \t\"'“”‘’.,:;()")
     words = name.split()
     while words and words[-1] in _STOP:
         words.pop()
     if not words or words[0] in _STOP:
         return None
     name = " ".join(words)
-    if len(name) < 2 or name.isdigit():
+    if len(name) < 2 or name.replace(".", "").isdigit() or _FILE_EXT.search(name):
         return None
     return name
 
 
-def propose_unknown(view: str, sentences: list[Sentence], catalog: Catalog) -> list[Mention]:
-    """Mentions of product-like names that the catalog does not know."""
-    proposals: list[Mention] = []
-    for match in _CUE.finditer(view):
-        name = _clean(match.group(1))
-        if name and catalog.lookup(name) is None:
-            start = match.start(1)
-            proposals.append(Mention(start, start + len(name), name, _entry(name)))
+def _link_names_it(name: str, url: str) -> bool:
+    """The link target is the project's own: a repository or package page whose path names
+    it, a site whose host is the name (`mongoid.org`), or, for an identifier-like name
+    (`styled-system`, `Ezel.js`), any page whose path names it."""
+    key = squash(name)
+    if len(key) < 3:
+        return False
+    keys = {key, squash(_EXT.sub("", name))}
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    labels = [label for label in host.split(".") if label not in _GENERIC_HOST_LABELS]
+    if len(name.split()) == 1 and labels and squash(labels[-1]) in keys:
+        return True
+    identifier = re.fullmatch(_IDENT, name) is not None or _SHAPE.fullmatch(name) is not None
+    if _PROJECT_HOSTS.search(host) or identifier:
+        segments = [s for s in parts.path.split("/") if s]
+        return any(squash(s) in keys for s in segments[:3])
+    return False
+
+
+def _account(url: str) -> str | None:
+    """'github.com/artsy' for a repository link, None for other links."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    segments = [seg for seg in parts.path.split("/") if seg]
+    if _PROJECT_HOSTS.search(host) and len(segments) >= 2:
+        return f"{host}/{segments[0].lower()}"
+    return None
+
+
+def _own_account(links: list[tuple[str, int, str]]) -> str | None:
+    """The code-host account that most of the document's repository links point at (three at
+    least): the author's organisation, whose repositories are its own products ('Eigen',
+    'Northstar') more often than tools of its stack."""
+    counts: dict[str, set[str]] = defaultdict(set)
+    for _, _, url in links:
+        account = _account(url)
+        if account:
+            counts[account].add(url)
+    if not counts:
+        return None
+    account, urls = max(counts.items(), key=lambda kv: (len(kv[1]), kv[0]))
+    return account if len(urls) >= OWN_ACCOUNT_LINKS else None
+
+
+_EXT = re.compile(r"\.(?:js|rs|io|py)$", re.I)
+
+
+def _links(text: str) -> list[tuple[str, int, str]]:
+    """(link text, its offset, target) for inline links and reference links
+    (`[Ezel][]`, `[muraljs][mural]` with `[mural]: https://...` below)."""
+    found = [(m.group(1), m.start(1), m.group(2)) for m in _LINK.finditer(text)]
+    targets = {m.group(1).strip().casefold(): m.group(2) for m in _REF_DEF.finditer(text)}
+    for m in _REF_USE.finditer(text):
+        url = targets.get((m.group(2) or m.group(1)).strip().casefold())
+        if url:
+            found.append((m.group(1), m.start(1), url))
+    return found
+
+
+_REF_DEF = re.compile(r"^[ \t]{0,3}\[([^\]\n]+)\]:[ \t]*<?(https?://[^\s>]+)", re.M)
+_REF_USE = re.compile(r"\[([^\]\n]{2,60})\]\[([^\]\n]*)\]")
+
+
+@dataclass(frozen=True)
+class Scored:
+    """One proposed name: its score, the signals that gave it, and where it occurs."""
+
+    name: str
+    score: float
+    signals: frozenset[str]
+    spans: tuple[tuple[int, int], ...]
+    entry: CatalogEntry | None = None  # a word-like catalog entry the evidence vouches for
+
+
+def _shape_ok(name: str) -> bool:
+    """A product-shaped token, not a plural acronym ('VMs'), a code or model number ('L1',
+    'DR0', 'P99') or a bare identifier of a code sample."""
+    if _PLURAL_ACRONYM.fullmatch(name) or _SERIAL.fullmatch(name):
+        return False
+    return not (re.search(r"\d", name) and len(re.findall(r"[a-z]", name)) < 2)
+
+
+_PLURAL_ACRONYM = re.compile(r"[A-Z]{2,}[0-9]?s")
+_SERIAL = re.compile(r"[A-Z]{1,4}[0-9]+[A-Z]?[0-9]*")
+
+
+def score_unknown(view: str, sentences: list[Sentence], catalog: Catalog,
+                  text: str | None = None, known: list[Mention] | None = None) -> list[Scored]:
+    """Every name the catalog lacks that some signal points at, with its score (proposed or
+    not: `propose_unknown` keeps those at THRESHOLD or above)."""
+    text = view if text is None else text
+    known = catalog.find_mentions(view) if known is None else known
+    known_spans = [(m.start, m.end) for m in known]
+    code = code_spans(view)
+    candidates: dict[str, _Candidate] = defaultdict(lambda: _Candidate([], 0.0, set()))
+
+    def in_code(start: int) -> bool:
+        return any(a <= start < b for a, b in code)
+
+    def add(name: str | None, start: int, signal: str, weight: float) -> None:
+        if not name or start < 0:
+            return
+        entry = catalog.lookup(name)
+        if entry is not None and not (entry.code_only or entry.ambiguous):
+            return  # the matcher finds it; only a word-like catalog name needs evidence here
+        end = start + len(name)
+        if any(a < end and start < b for a, b in known_spans):
+            return
+        cand = candidates[name]
+        if (start, end) not in cand.spans:
+            cand.spans.append((start, end))
+        assert cand.signals is not None
+        if signal not in cand.signals:
+            cand.signals.add(signal)
+            cand.score += weight
+
+    for pattern in (_CUE, _CALLED, _IS_A):
+        for match in pattern.finditer(view):
+            name = _clean(match.group(1))
+            if name:
+                add(name, view.find(name, match.start(1)), "cue", CUE)
+    links = _links(text)
+    own = _own_account(links)
+    for label, offset, url in links:
+        name = _clean(label)
+        if name and _link_names_it(name, url) and len(name.split()) <= 3:
+            if own and _account(url) == own:
+                add(name, text.find(name, offset), "own-link", OWN_LINK)
+            else:
+                add(name, text.find(name, offset), "link", LINK)
+    # "Google Custom Search", "Apple News": a vendor that names many catalog products, then
+    # capitalised words
+    for match in _VENDOR_NAME.finditer(view):
+        if match.group(1) in _vendors(catalog):
+            name = _clean(match.group(0))
+            if name and len(name.split()) >= 2:
+                add(name, match.start(), "vendor", VENDOR)
     # short list items whose siblings are catalog tools
     by_block: dict[int, list[Sentence]] = {}
     for s in sentences:
         if s.kind in ("item", "fragment"):
             by_block.setdefault(s.block, []).append(s)
     for items in by_block.values():
-        texts = [view[s.start : s.end].strip(" \t-*•+,") for s in items]
-        known = sum(1 for t in texts if t and catalog.lookup(t) is not None)
-        if len(texts) < 3 or known < max(2, len(texts) // 2):
+        texts = [view[s.start : s.end].strip(" \t-*•+,[]") for s in items]
+        n_known = sum(1 for t in texts if t and catalog.lookup(t) is not None)
+        if len(texts) < 3 or n_known < max(2, len(texts) // 2):
             continue
         for s, t in zip(items, texts, strict=True):
-            if catalog.lookup(t) is None and re.fullmatch(_NAME, t) and _clean(t) == t:
-                start = view.find(t, s.start)
-                proposals.append(Mention(start, start + len(t), t, _entry(t)))
+            if re.fullmatch(_ANY_NAME, t) and _clean(t) == t:
+                add(t, view.find(t, s.start), "list", LIST)
+    # the shape of a product name, and enumerations with catalog tools
+    for s in sentences:
+        body = view[s.start : s.end]
+        for match in _SHAPE.finditer(body):
+            name = _clean(match.group(0))
+            if name and _shape_ok(name) and not in_code(s.start + match.start()):
+                add(name, s.start + match.start(), "shape", SHAPE)
+        pieces = _ENUM.split(body)
+        if len(pieces) < 3:
+            continue
+        members = [p.strip(" \t[]()*_`\"'.:;") for p in pieces]
+        n_known = sum(1 for p in members if p and catalog.lookup(p) is not None)
+        if n_known < 2:
+            continue
+        for member in members:
+            if re.fullmatch(_ANY_NAME, member) and _clean(member) == member:
+                add(member, s.start + body.find(member), "enum", ENUM)
+    out: list[Scored] = []
+    for name, cand in candidates.items():
+        assert cand.signals is not None
+        signals = set(cand.signals)
+        score = cand.score
+        if len(name.split()) == 1 and name[0].isupper() and not is_common_word(name):
+            score += COINED
+            signals.add("coined")
+        spans = set(cand.spans)
+        for match in re.finditer(rf"(?<![\w.-]){re.escape(name)}(?![\w-]|\.\w)", view):
+            if not any(a < match.end() and match.start() < b for a, b in known_spans):
+                spans.add((match.start(), match.end()))
+        if len(spans) > 1:
+            score += REPEAT
+            signals.add("repeat")
+        entry = catalog.lookup(name)
+        if entry is not None and not signals & _STRONG:
+            continue  # a word-like catalog name needs a link, a cue or a list of tools
+        out.append(Scored(name, round(min(score, 1.0), 2), frozenset(signals),
+                          tuple(sorted(spans)), entry))
+    return out
+
+
+def propose_unknown(view: str, sentences: list[Sentence], catalog: Catalog,
+                    text: str | None = None,
+                    known: list[Mention] | None = None) -> list[Mention]:
+    """Mentions of product-like names that the catalog does not know, each carrying its
+    score as `entry.popularity` (the recogniser's confidence), and of word-like catalog names
+    ('Quick', `code_only` 'Moya') that a link, a cue or a list of tools vouches for."""
+    text = view if text is None else text
+    proposals: list[Mention] = []
+    for scored in score_unknown(view, sentences, catalog, text, known):
+        if scored.score < THRESHOLD:
+            continue
+        entry = scored.entry or _entry(scored.name, scored.score)
+        proposals.extend(Mention(a, b, text[a:b], entry) for a, b in scored.spans)
+    proposals.sort(key=lambda m: m.start)
     return proposals

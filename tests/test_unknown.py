@@ -1,0 +1,90 @@
+"""The recogniser of names the catalog lacks (offline/unknown.py) and the code-only rule."""
+
+from __future__ import annotations
+
+from stackextract.catalog import Catalog
+from stackextract.models import Document
+from stackextract.offline.extractor import HeuristicExtractor
+from stackextract.offline.prose import prose_mask
+from stackextract.offline.sentences import split
+from stackextract.offline.unknown import THRESHOLD, propose_unknown, score_unknown
+
+SMALL = Catalog.from_records([
+    {"name": "PostgreSQL", "aliases": ["Postgres"], "category": "database"},
+    {"name": "Redis", "category": "cache"},
+    {"name": "Kafka", "category": "queue"},
+    {"name": "Docker", "category": "containers"},
+    {"name": "retry", "category": "backend", "case_sensitive": True, "code_only": True,
+     "common_word": True, "sources": ["awesome-go"], "popularity": 0.4},
+])
+
+
+def proposed(text: str, catalog: Catalog = SMALL) -> dict[str, float]:
+    view = prose_mask(text)
+    return {m.entry.name: m.entry.popularity
+            for m in propose_unknown(view, split(view), catalog, text)}
+
+
+def test_link_to_the_projects_own_page() -> None:
+    text = ("The kiosk is built with [Starscream](https://github.com/daltoniam/starscream), "
+            "and queries go through [Mongoid](http://mongoid.org/).\n")
+    found = proposed(text)
+    assert set(found) == {"Starscream", "Mongoid"}
+    assert all(THRESHOLD <= c <= 1.0 for c in found.values())
+
+
+def test_links_to_people_and_articles_are_not_products() -> None:
+    text = ("Thanks to [Punyon](https://twitter.com/JasonPunyon) and "
+            "[our chat](https://chat.example.com/rooms) for the help.\n")
+    assert proposed(text) == {}
+
+
+def test_cues_and_enumerations() -> None:
+    text = ("We use Frobnicator for the nightly jobs.\n\n"
+            "We compared Postgres, Redis, CitrusDB and Kafka.\n")
+    found = proposed(text)
+    assert "Frobnicator" in found
+    assert "CitrusDB" in found  # a product-shaped name among catalog tools
+
+
+def test_shape_alone_is_not_enough() -> None:
+    """Plural acronyms, model numbers and a lone CamelCase word are not proposed."""
+    text = "We moved the VMs and the DR0 racks. The HomeView renders fast. L1 caches help.\n"
+    view = prose_mask(text)
+    scored = {s.name: s for s in score_unknown(view, split(view), SMALL, text)}
+    assert "VMs" not in scored and "DR0" not in scored and "L1" not in scored
+    assert scored["HomeView"].score < THRESHOLD
+    assert proposed(text) == {}
+
+
+def test_a_list_of_tools_proposes_its_unknown_items() -> None:
+    text = "Our stack:\n\n- PostgreSQL\n- Redis\n- Kafka\n- Hokusai\n"
+    assert "Hokusai" in proposed(text)
+
+
+def test_word_like_names_count_only_as_code() -> None:
+    """An entry flagged code_only ('retry', a word) is a tool only when written as code."""
+    extractor = HeuristicExtractor(catalog=SMALL, propose_unknown=False)
+    prose = extractor.extract(Document(text="We retry failed jobs on Docker every night."))
+    assert [t.canonical for t in prose.tools] == ["Docker"]
+    code = extractor.extract(Document(text="We use `retry` for backoff, on Docker."))
+    assert sorted(t.canonical for t in code.tools) == ["Docker", "retry"]
+
+
+def test_the_authors_company_is_not_proposed() -> None:
+    doc = Document(text="At Acmeflux we use Frobnicator. Acmeflux runs on Docker.",
+                   site_name="Acmeflux")
+    names = {t.canonical for t in HeuristicExtractor(catalog=SMALL).extract(doc).tools}
+    assert "Frobnicator" in names and "Acmeflux" not in names
+
+
+def test_a_casing_of_its_own_lifts_the_code_only_rule() -> None:
+    """'JMESPath' is not how prose writes a word; 'Jmespath' at a sentence start would be."""
+    catalog = Catalog.from_records([
+        {"name": "jmespath", "category": "backend", "code_only": True, "sources": ["pypi"],
+         "popularity": 0.9},
+        {"name": "Docker", "category": "containers"},
+    ])
+    extractor = HeuristicExtractor(catalog=catalog, propose_unknown=False)
+    found = extractor.extract(Document(text="We filter the logs with JMESPath on Docker."))
+    assert sorted(t.canonical for t in found.tools) == ["Docker", "jmespath"]
