@@ -157,7 +157,10 @@ def test_offline_extractor_keeps_real_tools_and_drops_injected_ones(
     # "AWS" of the short markdown page); the guard removes exactly the injected ones
     assert len(real & names) >= len(real) - 2, real - names
     assert not names & INJECTED
-    assert stack.provenance.dropped_items >= 4
+    # every injected tool the extractor proposed was dropped by the guard (the learned model
+    # proposes 3 or 4 of them, the rules proposed 4)
+    proposed = {t.canonical for t in HeuristicExtractor().extract(doc).tools} & INJECTED_CANONICAL
+    assert stack.provenance.dropped_items >= len(proposed) >= 3
     _assert_clean(stack, doc)
     unguarded = ground_stack(HeuristicExtractor().extract(doc), doc, injections=())
     assert _names(unguarded) & INJECTED, "without the guard the injection would work"
@@ -195,7 +198,7 @@ def test_offline_batch_stores_no_injected_tool(tmp_path: Path) -> None:
     assert len(real & stored) >= len(real) - 2, real - stored  # see the test above
     assert not stored & INJECTED
     for stack in _stored_stacks(db):
-        assert stack["provenance"]["dropped_items"] >= 4
+        assert stack["provenance"]["dropped_items"] >= 3  # as in the test above
 
 
 # -- LLM path, scripted ------------------------------------------------------------------------

@@ -1,8 +1,8 @@
 """Floors under the offline extractor's quality on the gold labels (see docs/quality.md).
 
 The 8 files of fixtures/gold are among the 35 writeups the shipped weights were fitted on, so
-these are fit-on-everything figures (tools F1 0.975, precision 1.00, recall 0.95, reasons 0.61,
-regrets 0.64, migrations 0.82, status 0.995); the floors sit a little under them so that a
+these are fit-on-everything figures (tools F1 0.982, precision 1.00, reasons 0.61, regrets
+0.62, migrations 0.86, status 0.995); the floors sit a little under them so that a
 change of candidates or features that breaks the decisions fails here. The figures that
 estimate unseen blogs are the cross-validated ones, held in tests/test_training.py.
 """
@@ -39,7 +39,7 @@ def test_no_file_errors(report) -> None:  # type: ignore[no-untyped-def]
         ("tools", "precision", 0.97),
         ("tools", "recall", 0.92),
         ("reasons", "f1", 0.56),
-        ("regrets", "f1", 0.59),
+        ("regrets", "f1", 0.58),
         ("migrations", "f1", 0.76),
     ],
 )
