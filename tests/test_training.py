@@ -9,6 +9,7 @@ figures to floors a little under those in docs/quality.md.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -24,7 +25,7 @@ from stackextract.offline.model import MODEL_FILE, OfflineModel, default_model
 from stackextract.pipeline import process_document
 from stackextract.sources.load import load
 
-SHARED = ROOT.parent / "shared"
+SHARED = Path(os.environ.get("STACKEXTRACT_SHARED", ROOT.parent / "shared"))  # beside the repo
 SHIPPED = ROOT / "src" / "stackextract" / MODEL_FILE
 needs_shared = pytest.mark.skipif(not (SHARED / "gold").is_dir(),
                                   reason="../shared (gold, corpus, benchmarks) not beside the repo")
