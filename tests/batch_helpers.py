@@ -116,6 +116,21 @@ from the start. The frontend is React with TypeScript, deployed on AWS.</p>
 </article><footer>Copyright Example Inc.</footer></body></html>"""
 
 
+# A model answer whose quotes occur in PAGE_TEMPLATE (for a fake model server).
+PAGE_PAYLOAD: dict[str, object] = {
+    "company": "Example",
+    "tools": [
+        {"name": "Django", "status": "uses", "category": "backend",
+         "quote": "We run our backend on Python with Django"},
+        {"name": "PostgreSQL", "status": "uses", "category": "database",
+         "quote": "store everything in\nPostgreSQL"},
+    ],
+    "reasons": [],
+    "regrets": [],
+    "migrations": [],
+}
+
+
 def child_pids(pid: int) -> list[int]:
     """The direct children of a process (Linux /proc): a batch's workers."""
     kids: list[int] = []

@@ -66,3 +66,18 @@ def test_installed_wheel_works_outside_the_checkout(wheel: Path, tmp_path: Path)
                           cwd=tmp_path, env=env, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "Concourse" in proc.stdout
+
+
+def test_wheel_declares_the_ray_extra(wheel: Path) -> None:
+    """`pip install 'stackextract[ray]'` brings Ray Data and pyarrow, and only with the extra."""
+    archive = zipfile.ZipFile(wheel)
+    (metadata,) = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
+    lines = archive.read(metadata).decode().splitlines()
+    assert "Provides-Extra: ray" in lines
+    ray_deps = [line for line in lines if line.startswith("Requires-Dist:") and "'ray'" in line]
+    assert any(line.startswith("Requires-Dist: ray[data]") for line in ray_deps), ray_deps
+    assert any(line.startswith("Requires-Dist: pyarrow") for line in ray_deps), ray_deps
+    core = [line for line in lines if line.startswith("Requires-Dist:") and "extra ==" not in line]
+    assert not any(line.startswith(("Requires-Dist: ray", "Requires-Dist: pyarrow"))
+                   for line in core)
+    assert "stackextract/ray/worker.py" in archive.namelist()

@@ -1,4 +1,4 @@
-"""The `stackextract` command: clean, extract, batch, export, review, schema, eval.
+"""The `stackextract` command: clean, extract, batch, import, export, review, schema, eval.
 
 Exit codes: 0 ok, 1 some items failed, 2 usage or input errors. Errors print as one line
 unless --debug is given.
@@ -181,7 +181,8 @@ def extract(source: str, backend: str, model: str | None, base_url: str | None,
 
 @main.command()
 @click.argument("sources", nargs=-1, required=False)
-@click.option("--db", type=click.Path(dir_okay=False), required=True, help="SQLite file to fill.")
+@click.option("--db", type=click.Path(dir_okay=False), default=None,
+              help="SQLite file to fill (with --engine ray: import the results into it).")
 @backend_options
 @click.option("--concurrency", type=click.IntRange(1, 512), default=8, show_default=True)
 @click.option("--per-host", type=click.IntRange(1, 64), default=2, show_default=True,
@@ -191,21 +192,39 @@ def extract(source: str, backend: str, model: str | None, base_url: str | None,
 @click.option("--limit", type=click.IntRange(1), default=None, help="Process at most N sources.")
 @click.option("--prefix", default="", help="Table name prefix (to share another tool's DB).")
 @click.option("--workers", type=click.IntRange(1, 64), default=None,
-              help="Processes for cleaning and offline extraction (default: CPU count).")
+              help="Processes for cleaning and offline extraction (default: CPU count); "
+                   "with --engine ray: actors (default: one per CPU of the cluster).")
 @click.option("--model-processes", type=click.IntRange(0, 64), default=None,
               help="Processes making model calls for the llm backend (default: one per "
                    "core; 0 = in the main process).")
 @click.option("--allow-private", is_flag=True, help="Allow URLs on private/loopback addresses.")
 @click.option("--progress/--no-progress", default=None,
               help="Progress bar (default: on when stderr is a terminal).")
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local",
+              show_default=True,
+              help="local: this machine into --db; ray: a Ray cluster into parts under --out.")
+@click.option("--address", default=None,
+              help="--engine ray: the cluster to join (auto, ray://host:10001); default: "
+                   "start a local Ray.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="--engine ray: folder for the result parts (re-runs resume from it).")
+@click.option("--out-format", type=click.Choice(["parquet", "jsonl"]), default="parquet",
+              show_default=True, help="--engine ray: format of the result parts.")
+@click.option("--max-model-requests", type=click.IntRange(1), default=None,
+              help="--engine ray: model requests in flight across the whole cluster.")
 @friendly_errors
 def batch(sources: tuple[str, ...], db: str, backend: str, model: str | None,
           base_url: str | None, mode: str | None, max_tokens: int | None,
           hints: bool | None, catalog_path: str | None, min_confidence: float | None,
           strict: bool, concurrency: int, per_host: int, retry_failed: bool, force: bool,
           limit: int | None, prefix: str, workers: int | None, model_processes: int | None,
-          allow_private: bool, progress: bool | None) -> None:
-    """Extract many sources (files, directories, files of URLs) into a SQLite file."""
+          allow_private: bool, progress: bool | None, engine: str, address: str | None,
+          out_dir: str | None, out_format: str, max_model_requests: int | None) -> None:
+    """Extract many sources (files, directories, files of URLs) into a SQLite file.
+
+    With --engine ray the same work runs on a Ray cluster and its results go to Parquet or
+    JSONL parts under --out (load them with `stackextract import`, or give --db too).
+    """
     from stackextract.batch.runner import run_batch
 
     if not sources and not retry_failed:
@@ -214,6 +233,21 @@ def batch(sources: tuple[str, ...], db: str, backend: str, model: str | None,
     if catalog_path:
         settings.pop("catalog")
         settings["catalog_path"] = catalog_path
+    if engine == "ray":
+        if out_dir is None:
+            raise click.UsageError("--engine ray needs --out FOLDER for the result parts")
+        if retry_failed:
+            raise click.UsageError("--engine ray re-runs failed sources anyway: drop "
+                                   "--retry-failed and run the same command again")
+        _ray_batch(list(sources), out=out_dir, output_format=out_format, address=address,
+                   db=db, prefix=prefix, force=force, limit=limit, backend=backend,
+                   concurrency=concurrency, per_host=per_host, actors=workers,
+                   max_model_requests=max_model_requests, allow_private=allow_private,
+                   progress=progress,
+                   strict=strict, min_confidence=min_confidence, **settings)
+        return
+    if db is None:
+        raise click.UsageError("give --db FILE (the SQLite file to fill)")
     summary = run_batch(
         list(sources), db=db, backend=backend, concurrency=concurrency, per_host=per_host,
         retry_failed=retry_failed, force=force, limit=limit, allow_private=allow_private,
@@ -221,6 +255,33 @@ def batch(sources: tuple[str, ...], db: str, backend: str, model: str | None,
         model_processes=model_processes,
         min_confidence=min_confidence, **settings,
     )
+    click.echo(summary.line(), err=True)
+    sys.exit(summary.exit_code)
+
+
+def _ray_batch(sources: list[str], **options: Any) -> None:
+    try:
+        from stackextract.ray.dataset import run_job
+    except ImportError as exc:
+        if (exc.name or "").split(".")[0] not in ("ray", "pyarrow"):
+            raise
+        _fail("--engine ray needs Ray: pip install 'stackextract[ray]'")
+    summary = run_job(sources, **options)
+    click.echo(summary.line(), err=True)
+    sys.exit(summary.exit_code)
+
+
+@main.command(name="import")
+@click.argument("parts", nargs=-1, required=True)
+@click.option("--db", type=click.Path(dir_okay=False), required=True, help="SQLite file to fill.")
+@click.option("--prefix", default="", help="Table name prefix (to share another tool's DB).")
+@friendly_errors
+def import_command(parts: tuple[str, ...], db: str, prefix: str) -> None:
+    """Load result parts of `batch --engine ray` (Parquet or JSONL files or folders) into a
+    SQLite file, as batch stores them: nothing stored twice, a re-import adds nothing."""
+    from stackextract.ray.parts import import_parts
+
+    summary = import_parts(list(parts), db=db, prefix=prefix)
     click.echo(summary.line(), err=True)
     sys.exit(summary.exit_code)
 

@@ -23,7 +23,7 @@ import random
 import re
 import time
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -517,6 +517,7 @@ class LLMExtractor:
         )
         self._request_limit: int | None = None
         self._slots: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
+        self._gate: Callable[[], contextlib.AbstractAsyncContextManager[Any]] | None = None
 
     def limit_requests(self, limit: int | None) -> None:
         """Allow at most `limit` model requests in flight at once across every document
@@ -527,7 +528,26 @@ class LLMExtractor:
         self._request_limit = limit
         self._slots = None
 
+    def gate_requests(
+        self, gate: Callable[[], contextlib.AbstractAsyncContextManager[Any]] | None
+    ) -> None:
+        """Also hold `gate()` around every model request (after this extractor's own slot):
+        a cap shared by many processes, e.g. the cluster-wide one of stackextract.ray."""
+        self._gate = gate
+
     def _request_slot(self) -> contextlib.AbstractAsyncContextManager[Any]:
+        if self._gate is not None:
+            return self._gated_slot(self._gate)
+        return self._local_slot()
+
+    @contextlib.asynccontextmanager
+    async def _gated_slot(
+        self, gate: Callable[[], contextlib.AbstractAsyncContextManager[Any]]
+    ) -> AsyncIterator[None]:
+        async with self._local_slot(), gate():
+            yield
+
+    def _local_slot(self) -> contextlib.AbstractAsyncContextManager[Any]:
         limit = self._request_limit
         if limit is None:
             return contextlib.nullcontext()
