@@ -1,6 +1,10 @@
 """Floors under the offline extractor's quality on the gold labels (see docs/quality.md).
 
-The floors sit a little under the measured figures so that a regression fails CI.
+The 8 files of fixtures/gold are among the 35 writeups the shipped weights were fitted on, so
+these are fit-on-everything figures (tools F1 0.982, precision 1.00, reasons 0.61, regrets
+0.62, migrations 0.86, status 0.995); the floors sit a little under them so that a
+change of candidates or features that breaks the decisions fails here. The figures that
+estimate unseen blogs are the cross-validated ones, held in tests/test_training.py.
 """
 
 from __future__ import annotations
@@ -31,12 +35,12 @@ def test_no_file_errors(report) -> None:  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize(
     ("kind", "metric", "floor"),
     [
-        ("tools", "f1", 0.88),
-        ("tools", "precision", 0.86),
-        ("tools", "recall", 0.88),
-        ("reasons", "f1", 0.42),
-        ("regrets", "f1", 0.46),
-        ("migrations", "f1", 0.70),
+        ("tools", "f1", 0.95),
+        ("tools", "precision", 0.97),
+        ("tools", "recall", 0.92),
+        ("reasons", "f1", 0.56),
+        ("regrets", "f1", 0.58),
+        ("migrations", "f1", 0.76),
     ],
 )
 def test_quality_floor(report, kind: str, metric: str, floor: float) -> None:  # type: ignore[no-untyped-def]
@@ -45,7 +49,7 @@ def test_quality_floor(report, kind: str, metric: str, floor: float) -> None:  #
 
 
 def test_status_accuracy_floor(report) -> None:  # type: ignore[no-untyped-def]
-    assert report.status_accuracy >= 0.90
+    assert report.status_accuracy >= 0.97
 
 
 def test_scorer_name_rules() -> None:

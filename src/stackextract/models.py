@@ -165,6 +165,11 @@ class Stack(_Record):
 
     source: Source
     company: str | None = None
+    relevance: float | None = Field(
+        default=None, ge=0.0, le=1.0,
+        description="How likely the document is a team's stack writeup (offline model); "
+        "None where the backend does not score it.",
+    )
     tools: list[Tool] = Field(default_factory=list)
     reasons: list[Reason] = Field(default_factory=list)
     regrets: list[Regret] = Field(default_factory=list)

@@ -11,7 +11,12 @@ from stackextract.grounding.locate import ground_stack
 from stackextract.models import Document, Stack
 from stackextract.sources.load import aload, load
 
-DEFAULT_MIN_CONFIDENCE = 0.5
+# the offline backend's items carry calibrated probabilities and it emits each kind only above
+# the threshold its cross-validation chose (tools 0.5, opinions and migrations 0.2); this
+# floor keeps what a backend emits unless the caller asks for more certainty
+DEFAULT_MIN_CONFIDENCE = 0.2
+# a document scored less likely than this to be a stack writeup keeps no items by default
+DEFAULT_MIN_RELEVANCE = 0.5
 
 
 def finish(
@@ -21,9 +26,16 @@ def finish(
     strict: bool = False,
     min_confidence: float = DEFAULT_MIN_CONFIDENCE,
     catalog: Catalog | None = None,
+    min_relevance: float = DEFAULT_MIN_RELEVANCE,
 ) -> Stack:
-    """Ground every item in the text and keep what clears `min_confidence`."""
+    """Ground every item in the text and keep what clears `min_confidence`.
+
+    A document whose `relevance` is under `min_relevance` (not a stack writeup) keeps nothing.
+    """
     stack = ground_stack(stack, document, strict=strict, catalog=catalog)
+    if stack.relevance is not None and stack.relevance < min_relevance:
+        return stack.model_copy(update={"tools": [], "reasons": [], "regrets": [],
+                                        "migrations": []})
     if min_confidence <= 0:
         return stack
     tools = [t for t in stack.tools if t.confidence >= min_confidence]
@@ -48,10 +60,12 @@ def process_document(
     *,
     strict: bool = False,
     min_confidence: float = DEFAULT_MIN_CONFIDENCE,
+    min_relevance: float = DEFAULT_MIN_RELEVANCE,
 ) -> Stack:
     """Extract and ground one already-loaded document."""
     stack = finish(extractor.extract(document), document, strict=strict,
-                   min_confidence=min_confidence, catalog=getattr(extractor, "catalog", None))
+                   min_confidence=min_confidence, catalog=getattr(extractor, "catalog", None),
+                   min_relevance=min_relevance)
     return stack.attach_text(document.text)  # for the notebook view; not stored
 
 
@@ -61,10 +75,12 @@ async def aprocess_document(
     *,
     strict: bool = False,
     min_confidence: float = DEFAULT_MIN_CONFIDENCE,
+    min_relevance: float = DEFAULT_MIN_RELEVANCE,
 ) -> Stack:
     stack = await extractor.aextract(document)
     stack = finish(stack, document, strict=strict, min_confidence=min_confidence,
-                   catalog=getattr(extractor, "catalog", None))
+                   catalog=getattr(extractor, "catalog", None),
+                   min_relevance=min_relevance)
     return stack.attach_text(document.text)
 
 
@@ -76,16 +92,19 @@ def extract(
     strict: bool = False,
     min_confidence: float = DEFAULT_MIN_CONFIDENCE,
     allow_private: bool = False,
+    min_relevance: float = DEFAULT_MIN_RELEVANCE,
     **settings: Any,
 ) -> Stack:
     """The stack of a writeup: a URL, a path, raw HTML/markdown/text, or a Document.
 
     `backend` is "offline" (no network, no key), "llm", or "auto" (the LLM when
     OPENAI_API_KEY or OPENAI_BASE_URL is set). Every item comes back grounded in the text.
+    A page the offline model scores under `min_relevance` (not a stack writeup) keeps nothing.
     """
     document = load(source, allow_private=allow_private)
     extractor = extractor or get_extractor(backend, **settings)
-    return process_document(document, extractor, strict=strict, min_confidence=min_confidence)
+    return process_document(document, extractor, strict=strict, min_confidence=min_confidence,
+                            min_relevance=min_relevance)
 
 
 async def aextract(
@@ -96,10 +115,11 @@ async def aextract(
     strict: bool = False,
     min_confidence: float = DEFAULT_MIN_CONFIDENCE,
     allow_private: bool = False,
+    min_relevance: float = DEFAULT_MIN_RELEVANCE,
     **settings: Any,
 ) -> Stack:
     """Async `extract`."""
     document = await aload(source, allow_private=allow_private)
     extractor = extractor or get_extractor(backend, **settings)
     return await aprocess_document(document, extractor, strict=strict,
-                                   min_confidence=min_confidence)
+                                   min_confidence=min_confidence, min_relevance=min_relevance)

@@ -70,7 +70,7 @@ def backend_options(func: F) -> F:
         click.option("--catalog", "catalog_path", type=click.Path(dir_okay=False), default=None,
                      help="Your own catalog JSON, merged over the bundled one."),
         click.option("--min-confidence", type=float, default=None,
-                     help="Drop items below this confidence (default 0.5)."),
+                     help="Drop items below this confidence (default 0.2)."),
         click.option("--strict", is_flag=True, help="Drop items whose quote is not found."),
     ]
     for option in reversed(options):
@@ -133,14 +133,22 @@ def clean(source: str, as_json: bool, allow_private: bool) -> None:
 @click.option("--db", type=click.Path(dir_okay=False), default=None,
               help="Also store the result in this SQLite file.")
 @click.option("--allow-private", is_flag=True, help="Allow URLs on private/loopback addresses.")
+@click.option("--min-relevance", type=float, default=None,
+              help="Keep nothing of a page scored less likely than this to be a stack writeup "
+                   "(offline backend; default 0.5, 0 keeps every page).")
 @friendly_errors
 def extract(source: str, backend: str, model: str | None, base_url: str | None,
             mode: str | None, max_tokens: int | None, hints: bool | None,
             catalog_path: str | None, min_confidence: float | None, strict: bool,
-            as_json: bool, db: str | None, allow_private: bool) -> None:
+            as_json: bool, db: str | None, allow_private: bool,
+            min_relevance: float | None) -> None:
     """Extract the stack of one writeup (URL, file, or - for stdin)."""
     from stackextract.extractors import get_extractor, resolve_backend
-    from stackextract.pipeline import DEFAULT_MIN_CONFIDENCE, process_document
+    from stackextract.pipeline import (
+        DEFAULT_MIN_CONFIDENCE,
+        DEFAULT_MIN_RELEVANCE,
+        process_document,
+    )
     from stackextract.sources.load import load
 
     settings = _settings(backend, model, base_url, mode, max_tokens, hints, catalog_path)
@@ -152,6 +160,7 @@ def extract(source: str, backend: str, model: str | None, base_url: str | None,
     stack = process_document(
         document, extractor, strict=strict,
         min_confidence=DEFAULT_MIN_CONFIDENCE if min_confidence is None else min_confidence,
+        min_relevance=DEFAULT_MIN_RELEVANCE if min_relevance is None else min_relevance,
     )
     if db:
         from stackextract.store.database import Store

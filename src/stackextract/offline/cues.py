@@ -8,6 +8,7 @@ the extractor's control flow readable and the phrases easy to review.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 T = r"<(\d+)>"  # a tool marker, capturing its index
 GAP = r"(?:[^<.;:!?]{0,40}?)"  # a short stretch of words between cue and tool
@@ -229,3 +230,46 @@ def marked(patterns: list[re.Pattern[str]], skeleton: str, *, chains: bool = Tru
             for g in groups:
                 found.update(chain(skeleton, g) if chains else [g])
     return found
+
+
+# -- scoring a sentence by its cues ----------------------------------------------------
+CONTRAST = re.compile(r"\b(?:but|however|although|though|unfortunately|except)\b", re.I)
+
+
+@lru_cache(maxsize=4096)  # the rules and the features score the same sentences
+def part_scores(part: str) -> tuple[float, float]:
+    negated = len(NEGATION_OF_PROBLEM.findall(part))
+    regret = (2 * len(REGRET_STRONG.findall(part)) + len(REGRET_WEAK.findall(part))
+              - 3 * negated)
+    reason = (2 * len(REASON_STRONG.findall(part)) + len(REASON_WEAK.findall(part))
+              + 2 * negated)
+    return reason, regret
+
+
+HEARSAY = re.compile(
+    r"\b(?:it'?s often said|it is often said|supposedly|allegedly|reportedly)\b",
+    re.I,
+)
+NEGATED_PRAISE = re.compile(
+    r"\b(?:not|n't|never|hardly)\s+(?:\w+\s+)?(?:the\s+)?(?:best|great|ideal|good|easy|simple|"
+    r"reliable|stable|fast|solid|mature|friendly|happy)\b"
+)
+
+
+@lru_cache(maxsize=4096)
+def judge(text: str) -> tuple[bool, bool, bool]:
+    """(is a reason, is a regret, strong regret). A 'but' sentence can be both:
+    "Some products are clunky but overall the support has been satisfactory."
+    """
+    lowered = text.lower().replace("\u2019", "'")
+    lowered = NEGATED_PRAISE.sub(" a pain ", lowered)  # "not the best" is a complaint
+    strong = bool(STRONG_REGRET.search(lowered))
+    parts = CONTRAST.split(lowered, maxsplit=1)
+    if len(parts) == 1:
+        reason, regret = part_scores(lowered)
+        is_regret = strong or (regret >= 2 and regret >= reason)
+        return (not is_regret and reason >= 2), is_regret, strong
+    scored = [part_scores(p) for p in parts]
+    is_regret = strong or any(g >= 2 and g > r for r, g in scored)
+    is_reason = any(r >= 2 and r > g for r, g in scored)
+    return is_reason, is_regret, strong

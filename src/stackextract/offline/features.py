@@ -1,0 +1,467 @@
+"""Features for the learned decisions: what the text says around each candidate.
+
+Every feature is a string (a present word or a fired cue) with a value. The mention's own
+name never becomes a feature: the sentence skeleton puts `<t>` where the tool stands and
+`<o>` where another tool stands, so the models learn from context words, cue patterns,
+headings, tense and modal words, negation, list/table context, position, how often and how
+the document names the tool, and its catalog category, and carry over to unseen blogs.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from functools import lru_cache
+
+from stackextract.catalog.vocabulary import common_words
+from stackextract.offline import cues
+from stackextract.offline.candidates import Candidates, Hit, SentenceInfo
+
+Features = dict[str, float]
+
+_TOKEN = re.compile(r"<\d+>|[a-z][a-z'+#.-]*[a-z+#]|[a-z]|\d+")
+_NEGATION = {"not", "no", "never", "without", "n't", "don't", "didn't", "doesn't", "isn't",
+             "wasn't", "weren't", "aren't", "won't", "wouldn't", "can't", "couldn't", "nor"}
+_MIGRATION_PATTERNS = {
+    "from_to": cues.MIGRATION_FROM_TO,
+    "replaced_with": cues.MIGRATION_REPLACED_WITH,
+    "replaced_by": cues.MIGRATION_REPLACED_BY,
+    "paren": cues.MIGRATION_PAREN,
+    "then": cues.MIGRATION_THEN,
+    "legacy": cues.MIGRATION_LEGACY,
+    "instead": cues.MIGRATION_INSTEAD,
+}
+WINDOW = 6
+
+
+def _bucket(value: float, edges: tuple[float, ...]) -> int:
+    return sum(1 for e in edges if value >= e)
+
+
+def tokens(skeleton: str, marker: int | None = None) -> list[str]:
+    """Skeleton tokens with `<t>` for the tool `marker` and `<o>` for any other tool."""
+    return list(_tokens(skeleton, marker))
+
+
+def clear_token_cache() -> None:
+    _tokens.cache_clear()
+
+
+@lru_cache(maxsize=8192)
+def _tokens(skeleton: str, marker: int | None) -> tuple[str, ...]:
+    out = []
+    for tok in _TOKEN.findall(skeleton):
+        if tok.startswith("<"):
+            tok = "<t>" if marker is not None and tok == f"<{marker}>" else "<o>"
+        elif tok.isdigit():
+            tok = "<num>"
+        out.append(tok)
+    return tuple(out)
+
+
+@dataclass
+class Context:
+    """Per-document lookups shared by every feature function."""
+
+    found: Candidates
+    heading_of: dict[int, SentenceInfo | None]  # sentence index -> the heading above it
+    length: int
+
+
+def context(found: Candidates) -> Context:
+    heading: SentenceInfo | None = None
+    heading_of: dict[int, SentenceInfo | None] = {}
+    for info in found.infos:
+        if info.sentence.kind == "heading":
+            heading = info
+        heading_of[info.sentence.index] = heading
+    return Context(found, heading_of, max(1, len(found.document.text)))
+
+
+def _heading_words(ctx: Context, info: SentenceInfo) -> list[str]:
+    head = ctx.heading_of.get(info.sentence.index)
+    if head is None or head is info:
+        return []
+    return sorted(set(tokens(head.skeleton)))
+
+
+def _shape(text: str) -> str:
+    if text.islower():
+        return "lower"
+    if text.isupper():
+        return "upper"
+    if text[:1].isupper() and text[1:].islower():
+        return "title"
+    return "mixed"
+
+
+def _add(f: Features, key: str, value: float = 1.0) -> None:
+    f[key] = f.get(key, 0.0) + value
+
+
+def _hit_features(ctx: Context, info: SentenceInfo, hit: Hit, f: Features) -> None:
+    toks = tokens(info.skeleton, hit.marker)
+    pos = toks.index("<t>") if "<t>" in toks else 0
+    for d in (1, 2, 3):
+        if pos - d >= 0:
+            _add(f, f"L{d}={toks[pos - d]}")
+        if pos + d < len(toks):
+            _add(f, f"R{d}={toks[pos + d]}")
+    if pos == 0:
+        _add(f, "starts_sentence")
+    window = toks[max(0, pos - WINDOW) : pos + WINDOW + 1]
+    for tok in set(window):
+        if tok != "<t>":
+            _add(f, f"w={tok}")
+    if _NEGATION & set(window):
+        _add(f, "negation_near")
+    for tok in set(toks):
+        _add(f, f"s={tok}")
+    for cue in hit.cues:
+        _add(f, f"cue={cue}")
+    _add(f, f"kind={info.sentence.kind}")
+    for word in _heading_words(ctx, info):
+        _add(f, f"h={word}")
+    text = hit.mention.text
+    _add(f, f"shape={_shape(text)}")
+    if text != hit.mention.entry.name:
+        _add(f, "as_alias")
+    view = ctx.found.view
+    before = view[max(0, hit.mention.start - 30) : hit.mention.start]
+    after = view[hit.mention.end : hit.mention.end + 30]
+    if re.search(r"[A-Z][a-z]+\s$", before) and pos > 0:
+        _add(f, "after_capitalised_word")  # "Taylor Swift", "Hong Kong"
+    if re.match(r"\s[A-Z][a-z]", after):
+        _add(f, "before_capitalised_word")
+    if re.match(r"\s?\(", after):
+        _add(f, "before_paren")
+    if "`" in view[max(0, hit.mention.start - 1) : hit.mention.end + 1]:
+        _add(f, "in_code")
+    if len(info.hits) > 1:
+        _add(f, "with_other_tools")
+    if cues.USE_HEADING.match(info.text.strip()) or cues.ALTERNATIVES_HEADING.match(
+        info.text.strip()
+    ):
+        _add(f, "in_list_heading")
+
+
+def tool_features(ctx: Context, hits: list[Hit]) -> Features:
+    """Features of one candidate tool, summed over all its mentions (log-scaled)."""
+    f: Features = {}
+    entry = hits[0].mention.entry
+    _add(f, f"cat={entry.category.value}")
+    _add(f, "known" if entry.known else "unknown")
+    if entry.ambiguous:
+        _add(f, "ambiguous")
+    if entry.generic:
+        _add(f, "generic")
+    if entry.known and any(w in common_words() for w in entry.name.lower().split()):
+        _add(f, "common_word_name")
+    for hit in hits:
+        info = ctx.found.infos[hit.sentence.index]
+        _hit_features(ctx, info, hit, f)
+    f = {k: math.log1p(v) for k, v in f.items()}
+    n = len(hits)
+    f[f"mentions={min(n, 6)}"] = 1.0
+    f["log_mentions"] = math.log1p(n)
+    f[f"first_at={_bucket(hits[0].mention.start / ctx.length, (0.1, 0.3, 0.6, 0.9))}"] = 1.0
+    sentences = {h.sentence.index for h in hits}
+    f[f"sentences={min(len(sentences), 5)}"] = 1.0
+    shapes = {_shape(h.mention.text) for h in hits}
+    if len(shapes) == 1 and "lower" in shapes:
+        f["only_lowercase"] = 1.0
+    title = (ctx.found.document.title or "").casefold()
+    if title and any(h.mention.text.casefold() in title for h in hits):
+        f["in_title"] = 1.0
+    if entry.ambiguous and "only_lowercase" in f:
+        f["ambiguous_lowercase"] = 1.0
+    return f
+
+
+# -- opinions ------------------------------------------------------------------------------
+_PRONOUN_START = re.compile(
+    r"^\W*(?:it|its|it's|it’s|this|they|that|these|the (?:tool|library|framework|service|"
+    r"platform|database|product))\b",
+    re.I,
+)
+
+
+@dataclass
+class OpinionCandidate:
+    """A sentence and a tool it may be about (named in it, or carried from the sentence before)."""
+
+    info: SentenceInfo
+    tool: str
+    carried: bool
+    features: Features
+
+
+def opinion_candidates(ctx: Context, tools: set[str]) -> list[OpinionCandidate]:
+    """(sentence, tool) pairs for the reason and regret models, among the tools in `tools`."""
+    out: list[OpinionCandidate] = []
+    topic: list[str] = []
+    topic_block = -1
+    age = 0
+    for info in ctx.found.infos:
+        kind = info.sentence.kind
+        if kind == "heading":
+            topic, age = [], 0
+            continue
+        named = list(dict.fromkeys(h.mention.entry.name for h in info.hits
+                                   if h.mention.entry.name in tools))
+        pairs: list[tuple[str, bool]] = [(n, False) for n in named]
+        if not named and topic and age <= 2 and (
+            info.sentence.block == topic_block
+            or (info.sentence.block == topic_block + 1 and _PRONOUN_START.match(info.text))
+        ):
+            pairs = [(n, True) for n in topic[:2]]
+        if named:
+            topic, age, topic_block = named, 0, info.sentence.block
+        else:
+            age += 1
+        if not pairs or len(info.text.split()) < 3:
+            continue
+        base = _sentence_features(ctx, info)
+        for name, carried in pairs:
+            f = dict(base)
+            hit = next((h for h in info.hits if h.mention.entry.name == name), None)
+            f["carried" if carried else "named"] = 1.0
+            if carried:
+                f[f"age={age}"] = 1.0
+                if _PRONOUN_START.match(info.text):
+                    f["pronoun_start"] = 1.0
+                for tok in set(tokens(info.skeleton)):
+                    f[f"c={tok}"] = 1.0
+            if hit is not None:
+                toks = tokens(info.skeleton, hit.marker)
+                pos = toks.index("<t>") if "<t>" in toks else 0
+                f[f"tpos={_bucket(pos / max(1, len(toks)), (0.2, 0.5, 0.8))}"] = 1.0
+                if named[0] == name:
+                    f["first_tool"] = 1.0
+                split = cues.CONTRAST.search(info.skeleton)
+                if split:
+                    where = info.skeleton.find(f"<{hit.marker}>")
+                    f["tool_after_contrast" if where > split.start() else
+                      "tool_before_contrast"] = 1.0
+                for cue in hit.cues:
+                    f[f"cue={cue}"] = 1.0
+                for tok in set(toks[max(0, pos - WINDOW) : pos + WINDOW + 1]):
+                    f[f"w={tok}"] = 1.0
+                for tok in set(toks):
+                    f[f"t={tok}"] = 1.0
+            out.append(OpinionCandidate(info, name, carried, f))
+    return out
+
+
+def _sentence_features(ctx: Context, info: SentenceInfo) -> Features:
+    f: Features = {}
+    lowered = info.text.lower().replace("\u2019", "'")
+    is_reason, is_regret, strong = cues.judge(info.text)
+    if is_reason:
+        f["rule_reason"] = 1.0
+    if is_regret:
+        f["rule_regret"] = 1.0
+    if strong:
+        f["rule_strong_regret"] = 1.0
+    reason, regret = cues.part_scores(cues.NEGATED_PRAISE.sub(" a pain ", lowered))
+    f["reason_score"] = math.log1p(max(0.0, reason))
+    f["regret_score"] = math.log1p(max(0.0, regret))
+    if cues.CONTRAST.search(lowered):
+        f["contrast"] = 1.0
+    if cues.HEARSAY.search(lowered):
+        f["hearsay"] = 1.0
+    if cues.WOULD_INSTEAD.search(info.skeleton):
+        f["would_instead"] = 1.0
+    toks = tokens(info.skeleton)
+    for tok in set(toks):
+        f[f"s={tok}"] = 1.0
+    for a, b in itertools.pairwise(toks):
+        f[f"b={a}_{b}"] = 1.0
+    f[f"kind={info.sentence.kind}"] = 1.0
+    f[f"len={_bucket(len(toks), (6, 12, 25, 45))}"] = 1.0
+    f[f"tools={min(len(info.hits), 3)}"] = 1.0
+    if info.text.rstrip().endswith(":"):
+        f["ends_colon"] = 1.0
+    if info.text.rstrip().endswith("?"):
+        f["question"] = 1.0
+    for word in _heading_words(ctx, info):
+        f[f"h={word}"] = 1.0
+    return f
+
+
+# -- migrations ----------------------------------------------------------------------------
+@dataclass
+class MigrationCandidate:
+    """An ordered pair (from, to) of tools with the sentences that name both."""
+
+    source: str
+    target: str
+    infos: list[SentenceInfo]
+    features: Features
+
+
+def _pattern_pairs(info: SentenceInfo) -> dict[tuple[int, int], set[str]]:
+    """(from marker, to marker) -> the names of the migration patterns that say so."""
+    found: dict[tuple[int, int], set[str]] = defaultdict(set)
+    sk = info.skeleton
+    for name, pattern in _MIGRATION_PATTERNS.items():
+        for match in pattern.finditer(sk):
+            markers = [int(k) for k in re.findall(r"<(\d+)>", match.group(0))]
+            if len(markers) < 2:
+                continue
+            if name in ("paren", "instead"):
+                found[(markers[-1], markers[0])].add(name)
+            elif name == "from_to":
+                for m in markers[:-1]:
+                    found[(m, markers[-1])].add(name)
+            else:
+                found[(markers[0], markers[-1])].add(name)
+    return found
+
+
+def migration_candidates(ctx: Context, tools: dict[str, list[Hit]]) -> list[MigrationCandidate]:
+    """Ordered pairs of candidate tools named in one sentence, or a 'moved to B' sentence and
+    a same-category tool of the few sentences before it."""
+    pairs: dict[tuple[str, str], MigrationCandidate] = {}
+
+    def add(src: str, dst: str, info: SentenceInfo, f: Features) -> None:
+        if src == dst or src not in tools or dst not in tools:
+            return
+        cand = pairs.get((src, dst))
+        if cand is None:
+            cand = pairs[(src, dst)] = MigrationCandidate(src, dst, [], {})
+        if info not in cand.infos:
+            cand.infos.append(info)
+        for k, v in f.items():
+            cand.features[k] = max(cand.features.get(k, 0.0), v)
+
+    recent: list[tuple[int, Hit]] = []
+    for info in ctx.found.infos:
+        hits = info.hits
+        by_pattern = _pattern_pairs(info) if len(hits) >= 2 else {}
+        migration_verb = bool(cues.MIGRATION_VERB.search(info.skeleton))
+        sent_toks = set(tokens(info.skeleton))
+        for i, a in enumerate(hits):
+            for j, b in enumerate(hits):
+                if i == j or a.mention.entry.name == b.mention.entry.name or abs(i - j) > 4:
+                    continue
+                f: Features = {"same_sentence": 1.0}
+                for name in by_pattern.get((i, j), ()):
+                    f[f"pat={name}"] = 1.0
+                for name in by_pattern.get((j, i), ()):
+                    f[f"rev={name}"] = 1.0
+                f["a_first" if i < j else "b_first"] = 1.0
+                lo, hi = sorted((i, j))
+                between = info.skeleton[info.skeleton.find(f"<{lo}>") :
+                                        info.skeleton.find(f"<{hi}>")]
+                for tok in set(tokens(between)[1:]):
+                    f[f"between={tok}"] = 1.0
+                toks = tokens(info.skeleton, i)
+                pa = toks.index("<t>") if "<t>" in toks else 0
+                for d in (1, 2):
+                    if pa - d >= 0:
+                        f[f"before_a={toks[pa - d]}"] = 1.0
+                toks_b = tokens(info.skeleton, j)
+                pb = toks_b.index("<t>") if "<t>" in toks_b else 0
+                for d in (1, 2):
+                    if pb - d >= 0:
+                        f[f"before_b={toks_b[pb - d]}"] = 1.0
+                if migration_verb:
+                    f["migration_verb"] = 1.0
+                for tok in sent_toks:
+                    f[f"s={tok}"] = 1.0
+                _pair_features(a, b, f)
+                add(a.mention.entry.name, b.mention.entry.name, info, f)
+        for match in cues.MIGRATION_TO_ONLY.finditer(info.skeleton):
+            k = int(match.group(1))
+            if k >= len(hits):
+                continue
+            dst = hits[k]
+            earlier = [h for idx, h in reversed(recent) if idx >= info.sentence.index - 4
+                       and h.mention.entry.category == dst.mention.entry.category
+                       and h.mention.entry.name != dst.mention.entry.name]
+            for h in earlier[:2]:
+                f = {"remote": 1.0, "pat=to_only": 1.0}
+                for tok in sent_toks:
+                    f[f"s={tok}"] = 1.0
+                _pair_features(h, dst, f)
+                add(h.mention.entry.name, dst.mention.entry.name, info, f)
+        # a tool named a sentence or two before: "We started with A. ... B replaced it."
+        for b in hits:
+            for idx, a in recent:
+                if idx < info.sentence.index - 2 or a.mention.entry.name == b.mention.entry.name:
+                    continue
+                same = a.mention.entry.category == b.mention.entry.category
+                if not (same or "previous" in a.cues or "previous" in b.cues):
+                    continue
+                for x, y, d in ((a, b, "forward"), (b, a, "backward")):
+                    f = {"nearby": 1.0, f"nearby_{d}": 1.0}
+                    if migration_verb:
+                        f["nearby_migration_verb"] = 1.0
+                    _pair_features(x, y, f)
+                    add(x.mention.entry.name, y.mention.entry.name, info, f)
+        recent.extend((info.sentence.index, h) for h in hits)
+        recent = recent[-30:]
+    for (src, dst), cand in pairs.items():
+        cand.features["log_sentences"] = math.log1p(len(cand.infos))
+        for cue in {c for h in tools[src] for c in h.cues}:
+            cand.features[f"a_doc_cue={cue}"] = 1.0
+        for cue in {c for h in tools[dst] for c in h.cues}:
+            cand.features[f"b_doc_cue={cue}"] = 1.0
+        if (dst, src) in pairs:
+            cand.features["both_directions"] = 1.0
+        first_a = tools[src][0].mention.start
+        first_b = tools[dst][0].mention.start
+        cand.features["a_named_first" if first_a < first_b else "b_named_first"] = 1.0
+    return list(pairs.values())
+
+
+def _pair_features(a: Hit, b: Hit, f: Features) -> None:
+    ca, cb = a.mention.entry.category, b.mention.entry.category
+    if ca == cb:
+        f["same_category"] = 1.0
+        f[f"both_cat={ca.value}"] = 1.0
+    for cue in a.cues:
+        f[f"a_cue={cue}"] = 1.0
+    for cue in b.cues:
+        f[f"b_cue={cue}"] = 1.0
+
+
+# -- document relevance ----------------------------------------------------------------------
+def document_features(found: Candidates) -> Features:
+    """Is this a team's stack writeup? Words (tool names masked to their category) and counts."""
+    f: Features = {}
+    view = found.view
+    pieces = []
+    cursor = 0
+    for m in found.mentions:
+        pieces.append(view[cursor : m.start])
+        pieces.append(f" cat_{m.entry.category.value} ")
+        cursor = m.end
+    pieces.append(view[cursor:])
+    words = re.findall(r"[a-z][a-z'_-]*[a-z]|[a-z]", "".join(pieces).lower())
+    n_words = max(1, len(words))
+    for w in set(words):
+        f[f"w={w}"] = 1.0
+    common = common_words()
+    english = sum(1 for w in words if w in common) / n_words
+    f[f"english={_bucket(english, (0.2, 0.4, 0.55, 0.7))}"] = 1.0
+    hits = [h for info in found.infos for h in info.hits]
+    names = {h.mention.entry.name for h in hits}
+    known = {h.mention.entry.name for h in hits if h.mention.entry.known}
+    f["log_tools"] = math.log1p(len(names))
+    f["log_known"] = math.log1p(len(known))
+    f[f"density={_bucket(1000 * len(hits) / n_words, (2, 5, 10, 20, 40))}"] = 1.0
+    cue_counts: dict[str, int] = defaultdict(int)
+    for h in hits:
+        for c in h.cues:
+            cue_counts[c] += 1
+    for c, v in cue_counts.items():
+        f[f"cue={c}"] = math.log1p(v)
+    we = sum(1 for w in words if w in ("we", "our", "us", "we're", "we've"))
+    f[f"we={_bucket(1000 * we / n_words, (2, 5, 10, 20))}"] = 1.0
+    f[f"length={_bucket(n_words, (200, 500, 1000, 3000))}"] = 1.0
+    return f
