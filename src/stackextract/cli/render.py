@@ -41,6 +41,8 @@ def _header(stack: Stack) -> tuple[str, str]:
     meta = [f"backend {stack.provenance.backend}"]
     if stack.provenance.model:
         meta.append(f"model {stack.provenance.model}")
+    if stack.relevance is not None:
+        meta.append(f"relevance {stack.relevance:.2f}")
     if src.author:
         meta.append(f"by {src.author}")
     if src.published:
