@@ -244,29 +244,40 @@ class Measured:
     peak_rss_mb: float
 
 
+# Started by a small launcher: a child forked from a big pytest process would report the
+# parent's peak as its own (the memory it shared before exec counts in ru_maxrss).
+_LAUNCHER = (
+    "import os, subprocess, sys\n"
+    "proc = subprocess.Popen(sys.argv[2:])\n"
+    "_, status, usage = os.wait4(proc.pid, 0)\n"
+    "with open(sys.argv[1], 'w') as fp:\n"
+    "    fp.write(str(usage.ru_maxrss))\n"
+    "sys.exit(os.waitstatus_to_exitcode(status))\n"
+)
+
+
 def run_measured(args: list[str], *, timeout: float, **kwargs: Any) -> Measured:
     """Run the CLI and report its peak resident memory, its process-pool workers included
-    (wait4 gives the child's own and its reaped children's maximum)."""
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+    (wait4 in a small launcher gives the CLI's own and its reaped children's maximum)."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err, \
+            tempfile.NamedTemporaryFile("r", suffix=".rss") as rss:
         started = time.monotonic()
         proc = subprocess.Popen(
-            [*EXE, *args], stdout=out, stderr=err, text=True, env=env(),
-            cwd=tempfile.gettempdir(), **kwargs,
+            [sys.executable, "-c", _LAUNCHER, rss.name, *EXE, *args], stdout=out, stderr=err,
+            text=True, env=env(), cwd=tempfile.gettempdir(), start_new_session=True, **kwargs,
         )
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.monotonic() - started > timeout:
-                proc.kill()
-                os.wait4(proc.pid, 0)
-                pytest.fail(f"{args[0]} still running after {timeout}s")
-            time.sleep(0.02)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            pytest.fail(f"{args[0]} still running after {timeout}s")
         seconds = time.monotonic() - started
-        proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
-        return Measured(proc.returncode, out.read(), err.read(), seconds, usage.ru_maxrss / 1024)
+        peak_kb = float(rss.read() or 0)
+        return Measured(proc.returncode, out.read(), err.read(), seconds, peak_kb / 1024)
 
 
 def end_group(proc: subprocess.Popen[Any]) -> None:
