@@ -76,7 +76,7 @@ def test_locked_database_is_one_clear_line_then_a_rerun_completes(
     assert proc.returncode == 2
     line = error_line(proc)
     assert "is locked by another process" in line and "wait for it to finish" in line
-    assert elapsed < 10  # the 1 s busy timeout, plus start-up: it does not hang
+    assert elapsed < 30  # the 1 s busy timeout, plus start-up (slow when loaded): no hang
     assert db_state(db).shas == before.shas  # nothing lost, nothing added twice
 
     again = batch(docs, db=db)
