@@ -46,3 +46,13 @@ def test_piped_output_is_plain_text_with_the_same_tables() -> None:
     tools = {t["canonical"] for t in json.loads(stack)["tools"]}
     rows = {line.split("  ")[0].strip() for line in lines}
     assert tools <= rows
+
+
+def test_piped_output_of_a_stack_without_tools(tmp_path: Path) -> None:
+    """A page that names no tool still prints its (empty) Tools table, not a traceback."""
+    page = tmp_path / "recipe.txt"
+    page.write_text("Whisk two eggs with a pinch of salt, then fold in the flour slowly.\n"
+                    "Bake for twenty minutes until golden.\n", encoding="utf-8")
+    out, _ = _loaded_after(["extract", str(page), "--backend", "offline"])
+    assert "Tools (0)" in out.splitlines()
+    assert out.splitlines()[-1].split() == ["tool", "category", "status", "conf", "evidence"]

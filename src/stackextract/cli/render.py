@@ -61,7 +61,7 @@ def print_plain(stack: Stack, out: Any = None) -> None:
     for name, columns, rows in _plain_sections(stack):
         if not rows and name != "Tools":
             continue
-        widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(columns)]
+        widths = [max([len(c), *(len(r[i]) for r in rows)]) for i, c in enumerate(columns)]
         lines += ["", f"{name} ({len(rows)})"]
         for row in [columns, *rows]:
             lines.append("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
