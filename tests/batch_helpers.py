@@ -151,17 +151,28 @@ class _Server(ThreadingHTTPServer):
     # and each dropped SYN costs the client a 1 s retransmit
     request_queue_size = 128
 
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client that gave up (a timeout test) is expected here: stay quiet."""
+
 
 class PageServer:
     """A threaded 127.0.0.1 server: /page/<i> is a stack writeup, /missing a 404, /error a 500.
 
     `delay` slows every page response (seconds), so a run can be killed mid-way.
+    `robots` is served as /robots.txt when set (else it is a 404, like a site without one).
+    Pages carry an ETag and a Last-Modified date and answer a matching conditional
+    request with 304; `times` and `agents` record when and by whom each path was asked.
     """
 
-    def __init__(self, *, delay: float = 0.0) -> None:
+    def __init__(self, *, delay: float = 0.0, robots: str | None = None) -> None:
         self.delay = delay
+        self.robots = robots
         self.broken: set[str] = set()  # paths that answer 500 for now
+        self.gone: set[str] = set()  # paths that answer 410
         self.hits: Counter[str] = Counter()
+        self.times: dict[str, list[float]] = {}
+        self.agents: list[str] = []
+        self.not_modified = 0
         self._lock = threading.Lock()
         outer = self
 
@@ -174,20 +185,43 @@ class PageServer:
             def do_GET(self) -> None:
                 with outer._lock:
                     outer.hits[self.path] += 1
-                if outer.delay:
+                    outer.times.setdefault(self.path, []).append(time.monotonic())
+                    outer.agents.append(self.headers.get("User-Agent", ""))
+                if self.path == "/robots.txt" and outer.robots is not None:
+                    self._send(200, outer.robots.encode(), "text/plain; charset=utf-8")
+                    return
+                etag = f'"v1-{self.path}"'
+                if self.path.startswith("/page/") and self.headers.get("If-None-Match") == etag:
+                    with outer._lock:
+                        outer.not_modified += 1
+                    self.send_response(304)
+                    self.send_header("ETag", etag)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                if outer.delay and self.path != "/robots.txt":
                     time.sleep(outer.delay)
+                extra: list[tuple[str, str]] = []
                 if self.path in outer.broken:
                     body, code = b"down for now", 503
+                elif self.path in outer.gone:
+                    body, code = b"gone", 410
                 elif self.path.startswith("/page/"):
                     body, code = page_html(int(self.path.rsplit("/", 1)[1])), 200
+                    extra = [("ETag", etag), ("Last-Modified", "Mon, 01 Jun 2026 10:00:00 GMT")]
                 elif self.path == "/error":
                     body, code = b"oops", 500
                 else:
                     body, code = b"not found", 404
+                kind = "text/html; charset=utf-8" if code == 200 else "text/plain"
+                self._send(code, body, kind, extra)
+
+            def _send(self, code: int, body: bytes, kind: str,
+                      extra: list[tuple[str, str]] | None = None) -> None:
                 self.send_response(code)
-                self.send_header(
-                    "Content-Type", "text/html; charset=utf-8" if code == 200 else "text/plain"
-                )
+                self.send_header("Content-Type", kind)
+                for name, value in extra or []:
+                    self.send_header(name, value)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)

@@ -14,7 +14,7 @@ GOLD = FIXTURES / "gold"
 HTML_PAGE = FIXTURES / "html" / "X1_mercurial-python3-reflections-2020.html"
 
 # No test may reach a real model endpoint configured on the developer's machine.
-for _var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "STACKEXTRACT_CATALOG"):
+for _var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "STACKEXTRACT_CATALOG", "STACKEXTRACT_BACKEND"):
     os.environ.pop(_var, None)
 
 

@@ -116,7 +116,12 @@ def _tool_call_completion(arguments: str, finish_reason: str) -> dict[str, Any]:
 class FakeLLMServer:
     """Start with `with FakeLLMServer([...]) as server:`; `server.base_url` ends in /v1."""
 
-    def __init__(self, script: list[Answer] | None = None) -> None:
+    def __init__(self, script: list[Answer] | None = None, *, count_tokens: bool = False) -> None:
+        """`count_tokens=True` reports usage measured on what was sent and answered (about
+        4 characters a token, the request body as received and the answer's content), as a
+        real endpoint's tokenizer would, instead of fixed numbers."""
+        self.count_tokens = count_tokens
+        self.usage: list[tuple[int, int]] = []  # (prompt, completion) tokens per answer
         self.script = list(script or [ok()])
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
@@ -174,18 +179,28 @@ class FakeLLMServer:
                     return
                 body = json.loads(raw or b"{}")
                 answer = server._next(body, dict(self.headers))
+                self.request_size = len(raw)  # for count_tokens
                 server._answer(self, answer, body)
 
         return Handler
 
     def _answer(self, handler: Any, answer: Answer, body: dict[str, Any]) -> None:
         tools_mode = "tools" in body
+        size = int(getattr(handler, "request_size", 0))
         payload = json.dumps(answer.payload or VALID_STACK)
 
         def content_reply(content: str | None, finish_reason: str = "stop") -> bytes:
             if tools_mode and content is not None:
-                return json.dumps(_tool_call_completion(content, finish_reason)).encode()
-            return json.dumps(completion(content, finish_reason=finish_reason)).encode()
+                reply = _tool_call_completion(content, finish_reason)
+            else:
+                reply = completion(content, finish_reason=finish_reason)
+            if self.count_tokens:
+                prompt, done = -(-size // 4), -(-len(content or "") // 4)
+                reply["usage"] = {"prompt_tokens": prompt, "completion_tokens": done,
+                                  "total_tokens": prompt + done}
+                with self._lock:
+                    self.usage.append((prompt, done))
+            return json.dumps(reply).encode()
 
         kind = answer.kind
         if kind == "status":

@@ -22,6 +22,7 @@ from fetch_servers import (
     redirect,
     wait_until,
 )
+from net_sandbox import Sandbox
 from stackextract.errors import BlockedURLError, FetchError
 from stackextract.sources.fetch import (
     DEFAULT_USER_AGENT,
@@ -40,6 +41,15 @@ __all__ = ["fetch_server"]  # the fixture, imported for pytest
 PUBLIC_IP = "93.184.216.34"
 Guarded = tuple[FetchServer, Callable[[str, int], Sequence[str]]]
 FAST: dict[str, Any] = {"allow_private": True, "timeout": 2.0, "retries": 0}
+
+
+@pytest.fixture(autouse=True)
+def _no_way_out() -> Iterator[Sandbox]:
+    """The guard now connects to the address it checked: PUBLIC_IP, which a test resolver
+    gives for local servers, is routed to 127.0.0.1 here, and no other connection can leave
+    the machine."""
+    with Sandbox(nat={PUBLIC_IP: "127.0.0.1"}) as box:
+        yield box
 
 
 def fast(**overrides: Any) -> dict[str, Any]:

@@ -54,6 +54,17 @@ def finish(
     })
 
 
+def stored_config_key(
+    extractor: Extractor, *, strict: bool = False, min_confidence: float = DEFAULT_MIN_CONFIDENCE
+) -> str:
+    """The key an extraction is stored and cached under: the extractor's configuration
+    (which covers its catalog and data files) plus the output filters when not the defaults."""
+    key = str(extractor.config_key())
+    if strict or min_confidence != DEFAULT_MIN_CONFIDENCE:
+        key += f"-strict{int(strict)}-min{min_confidence:g}"
+    return key
+
+
 def process_document(
     document: Document,
     extractor: Extractor,
@@ -87,7 +98,7 @@ async def aprocess_document(
 def extract(
     source: str | Path | Document,
     *,
-    backend: str = "auto",
+    backend: str | None = None,
     extractor: Extractor | None = None,
     strict: bool = False,
     min_confidence: float = DEFAULT_MIN_CONFIDENCE,
@@ -98,7 +109,8 @@ def extract(
     """The stack of a writeup: a URL, a path, raw HTML/markdown/text, or a Document.
 
     `backend` is "offline" (no network, no key), "llm", or "auto" (the LLM when
-    OPENAI_API_KEY or OPENAI_BASE_URL is set). Every item comes back grounded in the text.
+    OPENAI_API_KEY or OPENAI_BASE_URL is set; it says so once on stderr); the default is
+    $STACKEXTRACT_BACKEND, else "offline". Every item comes back grounded in the text.
     A page the offline model scores under `min_relevance` (not a stack writeup) keeps nothing.
     """
     document = load(source, allow_private=allow_private)
@@ -110,7 +122,7 @@ def extract(
 async def aextract(
     source: str | Path | Document,
     *,
-    backend: str = "auto",
+    backend: str | None = None,
     extractor: Extractor | None = None,
     strict: bool = False,
     min_confidence: float = DEFAULT_MIN_CONFIDENCE,

@@ -6,6 +6,7 @@ The bundled catalog is `data/catalog.json`; a user file in the same format merge
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import os
@@ -106,6 +107,7 @@ class Catalog:
     _squashed: dict[str, CatalogEntry] | None = field(init=False, repr=False, default=None)
     _max_tokens: int = field(init=False, repr=False)
     _first_tokens: frozenset[str] = field(init=False, repr=False)
+    _fingerprint: str | None = field(init=False, repr=False, default=None)
 
     def __post_init__(self) -> None:
         # ~19,000 entries and ~23,000 spellings: this loop is most of the catalog's load time,
@@ -144,6 +146,22 @@ class Catalog:
     def __len__(self) -> int:
         return len(self.entries)
 
+    @property
+    def fingerprint(self) -> str:
+        """A hash of what the catalog is made of (the bundled file, plus a user's records;
+        for a catalog built otherwise, every entry): part of the cache key, so that a changed
+        catalog (the bundled one in a new version, or a user's file) re-extracts instead of
+        reusing."""
+        if self._fingerprint is None:
+            import hashlib
+
+            rows = [[e.name, e.category.value, list(e.aliases), e.case_sensitive, e.ambiguous,
+                     e.generic, e.common_word, e.code_only, e.popularity, list(e.sources)]
+                    for e in self.entries]
+            payload = json.dumps(rows, separators=(",", ":")).encode()
+            self._fingerprint = hashlib.sha256(payload).hexdigest()[:16]
+        return self._fingerprint
+
     def __iter__(self) -> Iterator[CatalogEntry]:
         return iter(self.entries)
 
@@ -166,11 +184,24 @@ class Catalog:
         extra = extra or os.environ.get("STACKEXTRACT_CATALOG") or None
         if extra is None:
             return _bundled()
-        return _merged(str(Path(extra).resolve()))
+        path = Path(extra).resolve()
+        try:  # a file changed since it was read is read again (and gets a new fingerprint)
+            info = path.stat()
+            stamp = (info.st_mtime_ns, info.st_size)
+        except OSError:
+            stamp = (0, 0)  # _read_records says what is wrong with it
+        return _merged(str(path), stamp)
 
     def merge(self, records: Iterable[dict[str, Any]]) -> Catalog:
-        """A new catalog with `records` over this one; same name replaces, `remove` deletes."""
+        """A new catalog with `records` over this one, by name (case-insensitive).
+
+        A new name is added; a known name updates that entry (its aliases are added) or,
+        with `"replace": true`, replaces it whole; `"remove": true` deletes the entry;
+        `"remove_aliases": [...]` drops those spellings from it. An alias a record claims
+        moves to that record's entry (a spelling belongs to one entry only).
+        """
         by_name = {e.name.casefold(): e for e in self.entries}
+        owners: dict[str, set[str]] | None = None
         for record in records:
             name = str(record.get("name", "")).strip()
             if not name:
@@ -178,7 +209,13 @@ class Catalog:
             if record.get("remove"):
                 by_name.pop(name.casefold(), None)
                 continue
-            base = by_name.get(name.casefold())
+            dropped = record.get("remove_aliases", [])
+            if not isinstance(dropped, list) or not all(isinstance(a, str) for a in dropped):
+                raise ConfigError(
+                    f"catalog entry {name!r}: 'remove_aliases' must be a list of strings"
+                )
+            drop = {_key(a) for a in dropped}
+            base = None if record.get("replace") else by_name.get(name.casefold())
             if base is not None:
                 merged = {
                     "name": name,
@@ -192,9 +229,27 @@ class Catalog:
                     "popularity": record.get("popularity", base.popularity),
                     "sources": record.get("sources", list(base.sources)),
                 }
-                by_name[name.casefold()] = _entry(merged)
             else:
-                by_name[name.casefold()] = _entry(record)
+                merged = {k: v for k, v in record.items()
+                          if k not in ("replace", "remove_aliases")}
+                merged["name"] = name
+            merged["aliases"] = [a for a in merged.get("aliases", []) if _key(a) not in drop]
+            entry = _entry(merged)
+            if owners is None:  # spelling -> entries that have it, built on first need
+                owners = {}
+                for key, other in by_name.items():
+                    for alias in other.aliases:
+                        owners.setdefault(_key(alias), set()).add(key)
+            own = name.casefold()
+            for spelling in {_key(a) for a in entry.spellings} - {""}:
+                for key in owners.get(spelling, set()) - {own}:  # it leaves the other entry
+                    other = by_name.get(key)
+                    if other is None:
+                        continue
+                    kept = tuple(a for a in other.aliases if _key(a) != spelling)
+                    by_name[key] = dataclasses.replace(other, aliases=kept)
+                owners[spelling] = {own}
+            by_name[own] = entry
         return Catalog(list(by_name.values()))
 
     # -- lookups ------------------------------------------------------------------------
@@ -301,6 +356,36 @@ def clean_name(name: str) -> str:
     return " ".join(name.strip().strip("`*_\"'()[]").split())
 
 
+_FLAGS = ("case_sensitive", "ambiguous", "generic", "remove", "common_word", "code_only")
+
+
+def _check_record(record: Any, where: str) -> dict[str, Any]:
+    """`record` if it is a well-formed catalog entry; else ConfigError saying what is wrong
+    (a user's catalog is input: `"aliases": "abc"` must not become three one-letter names)."""
+    if not isinstance(record, dict):
+        raise ConfigError(f"{where}: each entry must be a JSON object with a 'name', "
+                          f"not {type(record).__name__} {str(record)[:40]!r}")
+    name = record.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise ConfigError(f"{where}: an entry's 'name' must be a non-empty string, "
+                          f"not {str(name)[:40]!r}")
+    aliases = record.get("aliases", [])
+    if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
+        raise ConfigError(f"{where}: 'aliases' of {name[:40]!r} must be a list of strings")
+    if not isinstance(record.get("category", "other"), str):
+        raise ConfigError(f"{where}: 'category' of {name[:40]!r} must be a string")
+    sources = record.get("sources", [])
+    if not isinstance(sources, list) or not all(isinstance(x, str) for x in sources):
+        raise ConfigError(f"{where}: 'sources' of {name[:40]!r} must be a list of strings")
+    popularity = record.get("popularity", 0.0)
+    if isinstance(popularity, bool) or not isinstance(popularity, (int, float)):
+        raise ConfigError(f"{where}: 'popularity' of {name[:40]!r} must be a number")
+    for flag in _FLAGS:
+        if not isinstance(record.get(flag, False), bool):
+            raise ConfigError(f"{where}: {flag!r} of {name[:40]!r} must be true or false")
+    return record
+
+
 _CATEGORIES = {c.value: c for c in Category}
 _ENTRY_DEFAULTS = {f.name: f.default for f in fields(CatalogEntry)}
 _SOURCE_TUPLES: dict[tuple[str, ...], tuple[str, ...]] = {}
@@ -340,26 +425,54 @@ def _entry(record: dict[str, Any]) -> CatalogEntry:
     return entry
 
 
+MAX_CATALOG_BYTES = 50_000_000
+
+
 def _read_records(path: Path) -> list[dict[str, Any]]:
     try:
+        if path.stat().st_size > MAX_CATALOG_BYTES:
+            raise ConfigError(f"catalog file {path} is over {MAX_CATALOG_BYTES:,} bytes")
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise ConfigError(f"catalog file not found: {path}") from exc
+    except IsADirectoryError as exc:
+        raise ConfigError(f"catalog file {path} is a directory") from exc
+    except OSError as exc:
+        raise ConfigError(f"cannot read catalog file {path}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"catalog file {path} is not UTF-8 text ({exc.reason} at byte "
+                          f"{exc.start}); save it as UTF-8") from exc
     except json.JSONDecodeError as exc:
         raise ConfigError(f"catalog file {path} is not valid JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise ConfigError(f"catalog file {path} is nested too deeply to be a catalog") from exc
     if isinstance(data, dict):
         data = data.get("tools", [])
     if not isinstance(data, list):
         raise ConfigError(f"catalog file {path} must hold a JSON list of tool objects")
-    return data
+    return [_check_record(record, f"catalog file {path}, entry {i + 1}")
+            for i, record in enumerate(data)]
 
 
 @lru_cache(maxsize=1)
 def _bundled() -> Catalog:
     text = resources.files("stackextract").joinpath("data/catalog.json").read_text("utf-8")
-    return Catalog.from_records(json.loads(text))
+    catalog = Catalog.from_records(json.loads(text))
+    catalog._fingerprint = _digest(text)  # the file's hash: no need to walk 20k entries
+    return catalog
+
+
+def _digest(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 @lru_cache(maxsize=8)
-def _merged(path: str) -> Catalog:
-    return _bundled().merge(_read_records(Path(path)))
+def _merged(path: str, stamp: tuple[int, int] = (0, 0)) -> Catalog:
+    records = _read_records(Path(path))
+    catalog = _bundled().merge(records)
+    # the bundled catalog's hash and the user's records: what the merged catalog is made of
+    user = json.dumps(records, sort_keys=True, default=str)
+    catalog._fingerprint = _digest(_bundled().fingerprint + user)
+    return catalog

@@ -13,9 +13,22 @@ if TYPE_CHECKING:
     from stackextract.evaluation.score import Report
 
 
-def _short(text: str, width: int = 90) -> str:
+def _clip(text: str, width: int = 90) -> str:
     text = " ".join(text.split())
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _short(text: str, width: int = 90) -> str:
+    """One line of page-derived text, cut to `width`, with rich markup escaped: a page saying
+    `[/]` or `[link=...]` is shown as written, never interpreted."""
+    return _text(_clip(text, width))
+
+
+def _text(value: object) -> str:
+    """Any value from a page or a model, safe to print through rich."""
+    from rich.markup import escape
+
+    return escape(str(value))
 
 
 def _plain_sections(stack: Stack) -> list[tuple[str, list[str], list[list[str]]]]:
@@ -25,13 +38,13 @@ def _plain_sections(stack: Stack) -> list[tuple[str, list[str], list[list[str]]]
     return [
         ("Tools", ["tool", "category", "status", "conf", "evidence"],
          [[t.canonical, t.category.value, t.status.value, f"{t.confidence:.2f}",
-           _short(t.evidence[0].quote if t.evidence else "", 70)] for t in tools]),
+           _clip(t.evidence[0].quote if t.evidence else "", 70)] for t in tools]),
         ("Migrations", ["from", "to", "evidence"],
-         [[m.from_tool, m.to_tool, _short(m.evidence[0].quote if m.evidence else "")]
+         [[m.from_tool, m.to_tool, _clip(m.evidence[0].quote if m.evidence else "")]
           for m in stack.migrations]),
         ("Regrets", ["tool", "regret", "instead"],
-         [[r.tool, _short(r.text), r.would_instead or ""] for r in stack.regrets]),
-        ("Reasons", ["tool", "reason"], [[r.tool, _short(r.text)] for r in stack.reasons]),
+         [[r.tool, _clip(r.text), r.would_instead or ""] for r in stack.regrets]),
+        ("Reasons", ["tool", "reason"], [[r.tool, _clip(r.text)] for r in stack.reasons]),
     ]
 
 
@@ -80,7 +93,8 @@ def print_stack(stack: Stack, console: Console | None = None) -> None:
     console = console or Console()
     src = stack.source
     title = src.title or src.final_url or src.url or src.path or "document"
-    console.print(f"[bold]{title}[/bold]" + (f" — {stack.company}" if stack.company else ""))
+    console.print(f"[bold]{_text(title)}[/bold]"
+                  + (f" — {_text(stack.company)}" if stack.company else ""))
     meta = [f"backend {stack.provenance.backend}"]
     if stack.provenance.model:
         meta.append(f"model {stack.provenance.model}")
@@ -90,43 +104,50 @@ def print_stack(stack: Stack, console: Console | None = None) -> None:
         meta.append(f"by {src.author}")
     if src.published:
         meta.append(src.published)
+    meta = [_text(m) for m in meta]
     if stack.provenance.dropped_items:
         meta.append(f"{stack.provenance.dropped_items} ungrounded items dropped")
     console.print(", ".join(meta), style="dim")
 
     tools = Table(title=f"Tools ({len(stack.tools)})", show_lines=False)
-    tools.add_column("tool", min_width=12)
-    tools.add_column("category", min_width=10)
-    tools.add_column("status", min_width=15)
-    tools.add_column("conf", min_width=4)
-    tools.add_column("evidence", no_wrap=True, overflow="ellipsis", max_width=60)
+    # on a narrow terminal (80 columns) the evidence column gives way (cut with an
+    # ellipsis) and the short columns wrap, so that the border always fits
+    tools.add_column("tool", min_width=8, overflow="fold")
+    tools.add_column("category", min_width=8, overflow="fold")
+    tools.add_column("status", min_width=7, overflow="fold")
+    tools.add_column("conf", min_width=4, no_wrap=True)
+    # the widest the evidence can be for the table to fit: the other columns and the borders
+    # take about 48 characters
+    room = max(12, min(60, console.width - 48))
+    tools.add_column("evidence", max_width=room, no_wrap=True, overflow="ellipsis")
     order = {"uses": 0, "planned": 1, "evaluated": 2, "used_previously": 3}
     for t in sorted(stack.tools, key=lambda t: (order[t.status.value], t.category.value,
                                                 t.canonical.lower())):
         quote = t.evidence[0].quote if t.evidence else ""
-        tools.add_row(t.canonical, t.category.value, t.status.value, f"{t.confidence:.2f}",
-                      _short(quote, 70))
+        tools.add_row(_text(t.canonical), t.category.value, t.status.value,
+                      f"{t.confidence:.2f}", _short(quote, room))
     console.print(tools)
     if stack.migrations:
         table = Table(title=f"Migrations ({len(stack.migrations)})")
         for column in ("from", "to", "evidence"):
-            table.add_column(column)
+            table.add_column(column, overflow="fold")
         for m in stack.migrations:
-            table.add_row(m.from_tool, m.to_tool, _short(m.evidence[0].quote if m.evidence else ""))
+            table.add_row(_text(m.from_tool), _text(m.to_tool),
+                          _short(m.evidence[0].quote if m.evidence else ""))
         console.print(table)
     if stack.regrets:
         table = Table(title=f"Regrets ({len(stack.regrets)})")
         for column in ("tool", "regret", "instead"):
-            table.add_column(column)
+            table.add_column(column, overflow="fold")
         for r in stack.regrets:
-            table.add_row(r.tool, _short(r.text), r.would_instead or "")
+            table.add_row(_text(r.tool), _short(r.text), _text(r.would_instead or ""))
         console.print(table)
     if stack.reasons:
         table = Table(title=f"Reasons ({len(stack.reasons)})")
         for column in ("tool", "reason"):
-            table.add_column(column)
+            table.add_column(column, overflow="fold")
         for r in stack.reasons:
-            table.add_row(r.tool, _short(r.text))
+            table.add_row(_text(r.tool), _short(r.text))
         console.print(table)
 
 

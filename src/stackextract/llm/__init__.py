@@ -2,7 +2,8 @@
 
 Takes: a `Document` and settings (model, base URL, key, mode). Gives: an ungrounded `Stack`
 with token usage. Parts: settings, prompts (versioned files), chunking, the LLM-facing
-schema, merge of chunk results, and `extractor.LLMExtractor` (client, retries, redaction).
+schema, merge of chunk results, `extractor.LLMExtractor` (client, retries, redaction), and
+`estimate.estimate_document` (the requests and tokens a document would cost, sending nothing).
 `LLMExtractor` is imported on first use: openai and instructor cost about a second to load.
 """
 

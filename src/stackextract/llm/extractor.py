@@ -20,13 +20,13 @@ import importlib
 import json
 import logging
 import random
-import re
 import time
 import weakref
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import httpx
 import instructor
 import openai
 from instructor.core.exceptions import IncompleteOutputException, InstructorRetryException
@@ -35,14 +35,22 @@ from pydantic import BaseModel, ValidationError
 from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_exception
 
 from stackextract._version import __version__
-from stackextract.errors import ConfigError, ExtractionError, one_line
+from stackextract.errors import (
+    KNOWN_SECRETS,
+    ConfigError,
+    ExtractionError,
+    one_line,
+    redact,
+    remember_secret,
+    remember_url_secrets,
+)
 from stackextract.llm.chunking import Chunk, chunk_text
 from stackextract.llm.merge import merge_stacks
 from stackextract.llm.prompts import Prompts, build_messages, load_prompts
 from stackextract.llm.schema import ExtractedStack, to_stack
 from stackextract.llm.settings import LLMSettings
 from stackextract.models import SCHEMA_VERSION, Document, Provenance, Stack, Usage
-from stackextract.sources.fetch import ssl_context
+from stackextract.sources.fetch import deadline_transport, network_deadline, ssl_context
 
 if TYPE_CHECKING:
     from stackextract.catalog.vocabulary import Catalog
@@ -80,12 +88,127 @@ class _DeadlineExceeded(Exception):
     pass
 
 
+class _TooLarge(_Unusable):
+    """The answer is bigger than any answer to our request can be: not read further, and
+    never sent back in a re-ask."""
+
+
+# Characters of answer text per completion token, generously: more than this is not an answer
+# within max_tokens (an endpoint that ignores it, or a hostile one), so it is not re-asked.
+_CHARS_PER_TOKEN = 16
+_MIN_ANSWER_CHARS = 65_536
+
+
+class _CappedStream(httpx.SyncByteStream):
+    """A response body that raises _TooLarge past `cap` bytes, before they pile up."""
+
+    def __init__(self, inner: Any, cap: int) -> None:
+        self._inner = inner
+        self._cap = cap
+        self._seen = 0
+
+    def _count(self, chunk: bytes) -> bytes:
+        self._seen += len(chunk)
+        if self._seen > self._cap:
+            raise _TooLarge(_too_large(self._cap))
+        return chunk
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self._inner:
+            yield self._count(chunk)
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+class _ACappedStream(httpx.AsyncByteStream):
+    """The async twin of _CappedStream."""
+
+    def __init__(self, inner: Any, cap: int) -> None:
+        self._inner = inner
+        self._cap = cap
+        self._seen = 0
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self._inner:
+            self._seen += len(chunk)
+            if self._seen > self._cap:
+                raise _TooLarge(_too_large(self._cap))
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+def _too_large(cap: int) -> str:
+    return (f"model answer larger than {cap:,} bytes (max_response_bytes); not read further "
+            "and not re-asked: check the endpoint and --max-tokens")
+
+
+def _declared_too_large(response: httpx.Response, cap: int) -> bool:
+    length = response.headers.get("content-length", "").strip()
+    return length.isdigit() and int(length) > cap
+
+
+class _CappedTransport(httpx.BaseTransport):
+    """The model client's transport: an overall deadline per request (see
+    sources.fetch.network_deadline) and a cap on the size of an answer."""
+
+    def __init__(self, cap: int) -> None:
+        self._inner = deadline_transport(sync=True, limits=_LIMITS)
+        self._cap = cap
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self._inner.handle_request(request)
+        if _declared_too_large(response, self._cap):
+            response.close()
+            raise _TooLarge(_too_large(self._cap))
+        response.stream = _CappedStream(response.stream, self._cap)  # type: ignore[assignment]
+        return response
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+class _ACappedTransport(httpx.AsyncBaseTransport):
+    """The async twin of _CappedTransport."""
+
+    def __init__(self, cap: int) -> None:
+        self._inner = deadline_transport(sync=False, limits=_LIMITS)
+        self._cap = cap
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self._inner.handle_async_request(request)
+        if _declared_too_large(response, self._cap):
+            await response.aclose()
+            raise _TooLarge(_too_large(self._cap))
+        response.stream = _ACappedStream(response.stream, self._cap)  # type: ignore[assignment]
+        return response
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+_LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=100)
+
+
+def _cause(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, kind):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
 def _transient(exc: BaseException) -> bool:
     """Errors worth retrying after a pause: rate limits, server errors, timeouts, resets."""
     if isinstance(exc, (openai.RateLimitError, openai.InternalServerError)):
         return True
     if isinstance(exc, openai.APIConnectionError):  # includes APITimeoutError
-        return True
+        return _cause(exc, _Unusable) is None  # not an answer too large to read
     return isinstance(exc, openai.APIStatusError) and exc.status_code in (408, 409)
 
 
@@ -166,54 +289,52 @@ def _check_response(response: Any, settings: LLMSettings) -> None:
         )
     if choice.finish_reason == "content_filter":
         raise _Refused("model refused: the endpoint's content filter stopped the answer")
+    message = choice.message
+    size = len(message.content or "") + sum(
+        len(getattr(getattr(call, "function", None), "arguments", "") or "")
+        for call in (message.tool_calls or ())
+    )
+    most = max(_MIN_ANSWER_CHARS, settings.max_tokens * _CHARS_PER_TOKEN)
+    if size > most:
+        raise _TooLarge(
+            f"model answer of {size:,} characters, more than max_tokens={settings.max_tokens} "
+            "allows; not re-asked (a re-ask would send it back): check the endpoint"
+        )
 
 
-# -- secrets: an endpoint may echo the key back (in an error body or a header) -------------
-_KEYLIKE = re.compile(r"\b(sk|key|token)-[A-Za-z0-9_\-]{6,}")
-_CREDENTIAL = re.compile(r"(?i)\b(?:bearer|basic)\s+[^\s'\",;)}\]]+")
-_KNOWN_SECRETS: set[str] = set()  # keys handed to an LLMExtractor in this process
+# -- secrets: an endpoint may echo the key back (in an error body, a header, an answer) -----
+_KNOWN_SECRETS = KNOWN_SECRETS  # keys handed to an LLMExtractor in this process
 _LOGGER_ROOTS = ("instructor", "openai", "httpx", "httpcore")
 # created by httpcore when its first connection opens, i.e. after this module is imported
 _LATE_LOGGERS = ("httpcore.connection", "httpcore.http11", "httpcore.http2", "httpcore.proxy",
                  "httpcore.socks", "openai._base_client", "instructor.v2.retry")
+_remember_secret = remember_secret
 
 
-def _remember_secret(key: str | None) -> None:
-    if key and len(key) >= 8:
-        _KNOWN_SECRETS.add(key)
-
-
-def redact(text: str) -> str:
-    """`text` without API keys, bearer/basic credentials, or any key this process was given.
-
-    Heads and tails of a known key go too: pydantic shortens long inputs to "abc...xyz".
-    """
-    for secret in _KNOWN_SECRETS:
-        if secret in text:
-            text = text.replace(secret, "***")
-        for size in range(len(secret) - 1, 9, -1):
-            for part in (secret[:size], secret[-size:]):
-                if part in text:
-                    text = text.replace(part, "***")
-    return _KEYLIKE.sub(r"\1-***", _CREDENTIAL.sub("***", text))
+def _redact_stack(stack: Stack) -> Stack:
+    """The Stack without any secret: an endpoint that reflects the Authorization header into
+    a valid answer (company, quotes, reasons) must not get the key stored or printed."""
+    data = stack.model_dump(mode="json")
+    clean = _redact_value(data, limit=64)
+    return stack if clean == data else Stack.model_validate(clean)
 
 
 class _RedactedError(Exception):
     """Stands in for an exception whose message cannot be scrubbed (pydantic's are computed)."""
 
 
-def _redact_value(value: Any, depth: int = 0) -> Any:
+def _redact_value(value: Any, depth: int = 0, limit: int = 8) -> Any:
     if isinstance(value, str):
         return redact(value)
-    if depth > 8:
+    if depth > limit:
         return value
     if isinstance(value, dict):
-        return {k: _redact_value(v, depth + 1) for k, v in value.items()}
+        return {k: _redact_value(v, depth + 1, limit) for k, v in value.items()}
     if isinstance(value, (list, tuple)) and not hasattr(value, "_fields"):
-        return type(value)(_redact_value(v, depth + 1) for v in value)
+        return type(value)(_redact_value(v, depth + 1, limit) for v in value)
     if isinstance(value, BaseModel):  # e.g. the ChatCompletion kept in a failed attempt
         for name, field_value in list(vars(value).items()):
-            clean = _redact_value(field_value, depth + 1)
+            clean = _redact_value(field_value, depth + 1, limit)
             if clean is not field_value and clean != field_value:
                 object.__setattr__(value, name, clean)
     return value
@@ -305,6 +426,7 @@ def _explain(exc: BaseException, settings: LLMSettings, attempts: int) -> str:
     for err in chain:
         if isinstance(err, (_Unusable, _DeadlineExceeded)):
             return str(err)
+    for err in chain:
         if isinstance(err, IncompleteOutputException):
             return (
                 f"model output truncated at max_tokens={settings.max_tokens}; "
@@ -407,6 +529,21 @@ class _DocumentRun:
             )
         return _pass_through({**kwargs, "timeout": min(self.settings.timeout, remaining)})
 
+    def request_deadline(self, request: dict[str, Any]) -> float:
+        """When this request must be over, however its answer trickles in."""
+        return min(time.monotonic() + float(request["timeout"]), self.deadline)
+
+
+async def _within(call: Any, deadline: float) -> Any:
+    """`await call`, but no later than `deadline` (a client brought by the caller has no
+    deadline transport): a late answer is an openai timeout, retried like one."""
+    try:
+        return await asyncio.wait_for(call, timeout=max(deadline - time.monotonic(), 0.001))
+    except asyncio.TimeoutError as exc:
+        raise openai.APITimeoutError(
+            request=httpx.Request("POST", "https://model.invalid/v1/chat/completions")
+        ) from exc
+
 
 # Parameters that openai's per-request type transform walks without changing anything: the
 # JSON Schema and the messages (plain strings; chat message params have no aliased or file
@@ -503,6 +640,7 @@ class LLMExtractor:
             settings.require_endpoint()
         self.settings = settings
         _remember_secret(settings.api_key)
+        remember_url_secrets(settings.base_url)
         for given_client in (client, async_client):
             _remember_secret(getattr(given_client, "api_key", None))
         _guard_loggers()  # loggers of modules imported since
@@ -580,6 +718,8 @@ class LLMExtractor:
             "mode": s.mode,
             "hints": self.hints,
             "chunk_tokens": s.chunk_tokens,
+            # grounding and canonical names follow the catalog (bundled or the user's)
+            "catalog": self.catalog.fingerprint if self.catalog is not None else None,
         }
         return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
@@ -607,7 +747,9 @@ class LLMExtractor:
     @property
     def client(self) -> openai.OpenAI:
         if self._client is None:
-            http = openai.DefaultHttpxClient(verify=ssl_context())
+            http = openai.DefaultHttpxClient(
+                verify=ssl_context(), transport=_CappedTransport(self.settings.max_response_bytes)
+            )
             self._client = openai.OpenAI(http_client=http, **self._client_kwargs())
         return self._client
 
@@ -615,7 +757,10 @@ class LLMExtractor:
     def async_client(self) -> openai.AsyncOpenAI:
         if self._async_client is None:
             # one TLS context per process instead of one per client (~80 ms each)
-            http = openai.DefaultAsyncHttpxClient(verify=ssl_context())
+            http = openai.DefaultAsyncHttpxClient(
+                verify=ssl_context(),
+                transport=_ACappedTransport(self.settings.max_response_bytes),
+            )
             self._async_client = openai.AsyncOpenAI(http_client=http, **self._client_kwargs())
         return self._async_client
 
@@ -684,9 +829,9 @@ class LLMExtractor:
         ]
         if not stacks:
             return Stack(source=doc.to_source(), provenance=provenance)
-        return merge_stacks(
+        return _redact_stack(merge_stacks(
             stacks, source=doc.to_source(), provenance=provenance, catalog=self.catalog
-        )
+        ))
 
     def _error(self, exc: BaseException, doc: Document, run: _DocumentRun) -> ExtractionError:
         attempts = run.meter.attempts
@@ -709,7 +854,9 @@ class LLMExtractor:
                 with attempt:
                     run.meter.attempts += 1
                     try:
-                        response = client.chat.completions.create(**run.request_kwargs(kwargs))
+                        request = run.request_kwargs(kwargs)
+                        with network_deadline(run.request_deadline(request)):
+                            response = client.chat.completions.create(**request)
                     except json.JSONDecodeError as exc:
                         raise _Unusable(NOT_JSON) from exc
             run.meter.add(response)
@@ -742,9 +889,12 @@ class LLMExtractor:
                     run.meter.attempts += 1
                     try:
                         async with self._request_slot():
-                            response = await client.chat.completions.create(
-                                **run.request_kwargs(kwargs)
-                            )
+                            request = run.request_kwargs(kwargs)
+                            with network_deadline(run.request_deadline(request)):
+                                response = await _within(
+                                    client.chat.completions.create(**request),
+                                    run.request_deadline(request),
+                                )
                     except json.JSONDecodeError as exc:
                         raise _Unusable(NOT_JSON) from exc
             run.meter.add(response)

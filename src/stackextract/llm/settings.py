@@ -51,10 +51,11 @@ class LLMSettings:
     """Everything the LLM backend needs to reach a model and bound its cost.
 
     `timeout` bounds one HTTP request, `total_timeout` one document (all chunks, retries
-    and re-asks). `context_tokens` is the model's context window; unless `chunk_tokens` is
-    given, the chunk size follows from it (`chunk_tokens_for`). `max_retries` counts
-    retries of transient HTTP errors (429, 5xx, timeouts); `max_reasks` counts instructor's
-    re-asks after invalid output.
+    and re-asks), both as overall deadlines that a trickling answer does not extend;
+    `max_response_bytes` caps what is read of one answer. `context_tokens` is the model's
+    context window; unless `chunk_tokens` is given, the chunk size follows from it
+    (`chunk_tokens_for`). `max_retries` counts retries of transient HTTP errors (429, 5xx,
+    timeouts); `max_reasks` counts instructor's re-asks after invalid output.
     """
 
     api_key: str | None = None
@@ -73,6 +74,7 @@ class LLMSettings:
     backoff_initial: float = 1.0
     backoff_max: float = 30.0
     chunk_concurrency: int = 4
+    max_response_bytes: int = 4_000_000  # a bigger HTTP answer is cut off, not read
 
     def __repr__(self) -> str:
         shown = []
@@ -80,6 +82,10 @@ class LLMSettings:
             value = getattr(self, f.name)
             if f.name == "api_key":
                 value = "***" if value else None
+            elif f.name == "base_url" and value:
+                from stackextract.errors import redact
+
+                value = redact(value)
             shown.append(f"{f.name}={value!r}")
         return f"LLMSettings({', '.join(shown)})"
 
@@ -136,7 +142,8 @@ class LLMSettings:
         return settings
 
     def _check(self) -> None:
-        for name in ("max_tokens", "chunk_tokens", "context_tokens", "chunk_concurrency"):
+        for name in ("max_tokens", "chunk_tokens", "context_tokens", "chunk_concurrency",
+                     "max_response_bytes"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1")
         for name in ("max_retries", "max_reasks"):

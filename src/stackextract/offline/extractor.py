@@ -8,8 +8,11 @@ reasons, regrets and migrations. Deterministic, no network, no numpy.
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
 
 from stackextract._version import __version__
 from stackextract.catalog.vocabulary import Catalog
@@ -51,6 +54,28 @@ def is_english(document: Document) -> bool:
     """Pages that trafilatura tags with another language are not read as English."""
     lang = (document.language or "").strip().lower()
     return not lang or lang.startswith("en")
+
+
+def data_fingerprint(directory: Path | None = None) -> str:
+    """A hash of every file under the package's data/ folder (or `directory`), whatever
+    they are: the offline extractor reads its word lists and any learned weights there."""
+    root = Path(directory) if directory is not None else Path(str(
+        resources.files("stackextract").joinpath("data")))
+    files = sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    stamp = tuple((str(p.relative_to(root)), p.stat().st_size, p.stat().st_mtime_ns)
+                  for p in files)
+    return _data_hash(str(root), stamp)
+
+
+@functools.lru_cache(maxsize=8)
+def _data_hash(root: str, stamp: tuple[tuple[str, int, int], ...]) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name, _size, _mtime in stamp:
+        digest.update(name.encode() + b"\0")
+        digest.update(hashlib.sha256((Path(root) / name).read_bytes()).digest())
+    return digest.hexdigest()[:16]
 
 
 MIN_WORDS = 150  # a snippet shorter than this is not scored for relevance (None)
@@ -164,9 +189,11 @@ class LearnedExtractor:
         self.model = model or default_model()
 
     def config_key(self) -> str:
-        """Changes with the shipped weights, so a retrain re-extracts cached documents."""
+        """What changes the output: the version, the shipped weights, the catalog, every
+        bundled data file and the settings (a retrain or a new catalog re-extracts)."""
         return config_hash(backend=self.name, model=f"learned-{__version__}",
                            prompt_version=None, weights=self.model.digest,
+                           catalog=self.catalog.fingerprint, data=data_fingerprint(),
                            propose_unknown=self.propose_unknown)
 
     async def aextract(self, document: Document) -> Stack:

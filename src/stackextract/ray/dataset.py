@@ -35,7 +35,7 @@ WRITE_CPUS = 0.25
 def extract_dataset(
     ds: ray.data.Dataset,
     *,
-    backend: str = "auto",
+    backend: str | None = None,
     concurrency: int = 8,
     per_host: int = 2,
     actors: int | tuple[int, int] | None = None,

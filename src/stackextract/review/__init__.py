@@ -42,7 +42,7 @@ def is_database(source: str | Path) -> bool:
 
 
 def _extract(
-    source: str | Path, backend: str, allow_private: bool, **settings: Any
+    source: str | Path, backend: str | None, allow_private: bool, **settings: Any
 ) -> tuple[Document, Stack]:
     """Load and extract one source (review sits above the pipeline, so it may call it)."""
     from stackextract.pipeline import extract
@@ -53,7 +53,7 @@ def _extract(
 
 
 def review(source: str | Path | Stack, output: str | Path, *, prefix: str = "",
-           backend: str = "auto", allow_private: bool = False, **settings: Any) -> Path:
+           backend: str | None = None, allow_private: bool = False, **settings: Any) -> Path:
     """Write the review of a database (index + pages), of one source, or of a Stack.
 
     A SQLite file is reviewed as stored (latest extraction per document, `prefix` for
@@ -77,7 +77,7 @@ def review(source: str | Path | Stack, output: str | Path, *, prefix: str = "",
     return out
 
 
-def graph_text(source: str | Path, fmt: str, *, prefix: str = "", backend: str = "auto",
+def graph_text(source: str | Path, fmt: str, *, prefix: str = "", backend: str | None = None,
                allow_private: bool = False, **settings: Any) -> str:
     """The migration graph of a database (or of one source) as `dot` or `mermaid` text."""
     if fmt not in ("dot", "mermaid"):

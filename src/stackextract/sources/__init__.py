@@ -8,6 +8,7 @@ store or the CLI.
     fetch / afetch                        the guarded HTTP client (sources.fetch)
     clean_html                            trafilatura main text + metadata (sources.clean)
     parse_url_list, normalize_url         URL lists (sources.urls)
+    afetch_robots, Robots                 robots.txt, through the same guard (sources.robots)
 """
 
 from __future__ import annotations

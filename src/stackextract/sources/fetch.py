@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import codecs
 import concurrent.futures
+import contextvars
 import email.utils
 import errno
 import functools
@@ -21,7 +22,7 @@ import ssl
 import threading
 import time
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -41,7 +42,16 @@ from stackextract.errors import BlockedURLError, FetchError
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_USER_AGENT = f"stackextract/{__version__}"
+PROJECT_URL = "https://pypi.org/project/stackextract/"
+DEFAULT_USER_AGENT = f"stackextract/{__version__} (+{PROJECT_URL})"
+
+
+def user_agent(contact: str | None = None) -> str:
+    """The default User-Agent, with a way to reach whoever runs the crawl when given
+    (an e-mail address or a URL): site owners can then ask before they block."""
+    if not contact or not contact.strip():
+        return DEFAULT_USER_AGENT
+    return f"stackextract/{__version__} (+{PROJECT_URL}; contact: {' '.join(contact.split())})"
 MAX_REDIRECTS = 10
 MAX_RETRY_AFTER = 30.0  # seconds; a server asking for longer is not retried
 CONNECT_TIMEOUT = 10.0  # seconds, at most; `timeout` bounds it further
@@ -103,13 +113,138 @@ def ssl_context() -> ssl.SSLContext:
     return ssl.create_default_context(cafile=certifi.where())
 
 
+# --- one overall deadline per network wait --------------------------------------------
+#
+# httpx's timeouts apply to each read: a server that sends a byte every few seconds resets
+# them for ever (while it dribbles its headers too, where no body loop can look at a clock).
+# A network backend that clamps every connect, read and write to the deadline of the current
+# request (a context variable: one per thread and per task) makes the deadline absolute.
+
+_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "stackextract_deadline", default=None
+)
+
+
+@contextmanager
+def network_deadline(deadline: float | None) -> Iterator[None]:
+    """Every connect, read and write made under this block through a client from
+    `new_client`/`new_async_client` (or `deadline_transport`) ends by `deadline`
+    (time.monotonic()), however the server trickles its bytes. Nested blocks keep the
+    earlier deadline."""
+    outer = _DEADLINE.get()
+    if outer is not None and (deadline is None or outer < deadline):
+        deadline = outer
+    token = _DEADLINE.set(deadline)
+    try:
+        yield
+    finally:
+        _DEADLINE.reset(token)
+
+
+def _left(timeout: float | None, *, reading: bool = True) -> float | None:
+    """`timeout` shortened to what is left before the current deadline; raise once it is
+    past."""
+    deadline = _DEADLINE.get()
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        import httpcore
+
+        raise (httpcore.ReadTimeout if reading else httpcore.ConnectTimeout)(
+            "the overall deadline passed"
+        )
+    return left if timeout is None else min(timeout, left)
+
+
+def _deadline_backend(sync: bool) -> Any:
+    import httpcore
+
+    if sync:
+        class Stream(httpcore.NetworkStream):
+            def __init__(self, inner: httpcore.NetworkStream) -> None:
+                self._inner = inner
+
+            def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+                return self._inner.read(max_bytes, _left(timeout))
+
+            def write(self, buffer: bytes, timeout: float | None = None) -> None:
+                self._inner.write(buffer, _left(timeout))
+
+            def close(self) -> None:
+                self._inner.close()
+
+            def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
+                          timeout: float | None = None) -> httpcore.NetworkStream:
+                return Stream(self._inner.start_tls(ssl_context, server_hostname,
+                                                    _left(timeout, reading=False)))
+
+            def get_extra_info(self, info: str) -> Any:
+                return self._inner.get_extra_info(info)
+
+        class Backend(httpcore.SyncBackend):
+            def connect_tcp(self, host: str, port: int, timeout: float | None = None,
+                            local_address: str | None = None,
+                            socket_options: Any = None) -> httpcore.NetworkStream:
+                return Stream(super().connect_tcp(host, port, _left(timeout, reading=False),
+                                                  local_address, socket_options))
+
+        return Backend()
+
+    class AStream(httpcore.AsyncNetworkStream):
+        def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
+            self._inner = inner
+
+        async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+            return await self._inner.read(max_bytes, _left(timeout))
+
+        async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+            await self._inner.write(buffer, _left(timeout))
+
+        async def aclose(self) -> None:
+            await self._inner.aclose()
+
+        async def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
+                            timeout: float | None = None) -> httpcore.AsyncNetworkStream:
+            return AStream(await self._inner.start_tls(ssl_context, server_hostname,
+                                                       _left(timeout, reading=False)))
+
+        def get_extra_info(self, info: str) -> Any:
+            return self._inner.get_extra_info(info)
+
+    class ABackend(httpcore.AnyIOBackend):
+        async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
+                              local_address: str | None = None,
+                              socket_options: Any = None) -> httpcore.AsyncNetworkStream:
+            return AStream(await super().connect_tcp(host, port, _left(timeout, reading=False),
+                                                     local_address, socket_options))
+
+    return ABackend()
+
+
+def deadline_transport(*, sync: bool = True, **options: Any) -> Any:
+    """An httpx transport whose connections obey `network_deadline` (see there)."""
+    transport: Any = (httpx.HTTPTransport if sync else httpx.AsyncHTTPTransport)(
+        verify=options.pop("verify", ssl_context()), **options
+    )
+    pool = getattr(transport, "_pool", None)
+    if pool is not None and hasattr(pool, "_network_backend"):
+        pool._network_backend = _deadline_backend(sync)
+    return transport
+
+
 def new_client(**options: Any) -> httpx.Client:
-    """An httpx.Client for fetching: no automatic redirects (each hop is checked)."""
+    """An httpx.Client for fetching: no automatic redirects (each hop is checked), and an
+    overall deadline on every request (`network_deadline`)."""
+    limits = options.pop("limits", httpx.Limits(max_connections=100, max_keepalive_connections=20))
+    options.setdefault("transport", deadline_transport(sync=True, limits=limits))
     return httpx.Client(follow_redirects=False, verify=ssl_context(), **options)
 
 
 def new_async_client(**options: Any) -> httpx.AsyncClient:
     """The async twin of `new_client`."""
+    limits = options.pop("limits", httpx.Limits(max_connections=100, max_keepalive_connections=20))
+    options.setdefault("transport", deadline_transport(sync=False, limits=limits))
     return httpx.AsyncClient(follow_redirects=False, verify=ssl_context(), **options)
 
 
@@ -246,18 +381,21 @@ def _check_host(
     allow_private: bool,
     resolver: Resolver | None = None,
     timeout: float = CONNECT_TIMEOUT,
-) -> None:
+) -> str | None:
     """The SSRF guard for one hop: http(s) only and, unless `allow_private`, a host whose every
     address is public. `resolver` replaces getaddrinfo (tests); the lookup is bounded by
-    `timeout`. Raises BlockedURLError, or FetchError if the name does not resolve."""
+    `timeout`. Returns the checked address to connect to (None: connect as the URL says, for
+    an IP literal or with `allow_private`): resolving again to connect would let a name
+    answer a public address to the guard and a private one to the connection (DNS
+    rebinding). Raises BlockedURLError, or FetchError if the name does not resolve."""
     shown = _redact(url)
     host, port = _scheme_and_host(url, shown)
     if allow_private:
-        return
+        return None
     ip = _literal(host)
     if ip is not None:
         _check_addresses([str(ip)], host, shown)
-        return
+        return None
     future = _pool().submit(resolver or _system_resolver, host, port)
     try:
         addresses = future.result(timeout=max(timeout, 0.001))
@@ -265,6 +403,7 @@ def _check_host(
         error = _resolve_error(exc, host, shown)
         raise error from exc
     _check_addresses(addresses, host, shown)
+    return addresses[0]
 
 
 async def _acheck_host(
@@ -273,16 +412,16 @@ async def _acheck_host(
     allow_private: bool,
     resolver: Resolver | None = None,
     timeout: float = CONNECT_TIMEOUT,
-) -> None:
+) -> str | None:
     """`_check_host` without blocking the event loop."""
     shown = _redact(url)
     host, port = _scheme_and_host(url, shown)
     if allow_private:
-        return
+        return None
     ip = _literal(host)
     if ip is not None:
         _check_addresses([str(ip)], host, shown)
-        return
+        return None
     loop = asyncio.get_running_loop()
     call = loop.run_in_executor(_pool(), resolver or _system_resolver, host, port)
     try:
@@ -291,6 +430,28 @@ async def _acheck_host(
         error = _resolve_error(exc, host, shown)
         raise error from exc
     _check_addresses(addresses, host, shown)
+    return addresses[0]
+
+
+def _pinned_request(
+    client: httpx.Client | httpx.AsyncClient,
+    url: httpx.URL,
+    address: str | None,
+    headers: dict[str, str],
+    timeout: httpx.Timeout,
+) -> httpx.Request:
+    """The request for `url`, sent to `address` (the one the guard checked) when given: the
+    URL's host goes into the Host header and, for https, into TLS SNI and the certificate
+    check, so that the server sees the same request as without the pin."""
+    if address is None:
+        return client.build_request("GET", url, headers=headers, timeout=timeout)
+    target = url.copy_with(host=address.split("%", 1)[0])
+    request = client.build_request(
+        "GET", target, headers={**headers, "Host": url.netloc.decode("ascii")}, timeout=timeout
+    )
+    if url.scheme == "https":
+        request.extensions["sni_hostname"] = url.raw_host.decode("ascii")
+    return request
 
 
 # --- responses: status, redirects, headers -----------------------------------------------
@@ -322,7 +483,9 @@ def _status_error(response: httpx.Response, shown: str) -> FetchError | _Transie
             return FetchError(f"{message}; the server asks to wait {wait:.0f}s, try later",
                               url=shown)
         return _Transient(FetchError(message, url=shown), retry_after=wait)
-    return FetchError(message, url=shown)
+    error = FetchError(message, url=shown)
+    error.status_code = code
+    return error
 
 
 def _next_hop(
@@ -339,6 +502,11 @@ def _next_hop(
                          url=start)
     try:
         target = current.join(location.strip()).copy_with(fragment=None)
+        if not target.raw_host:
+            raise httpx.InvalidURL("no host")
+        if target.port is not None and not 0 < target.port < 65536:
+            raise httpx.InvalidURL("port out of range")
+        target = httpx.URL(str(target))  # what join() lets through, parsing again may not
     except (httpx.InvalidURL, ValueError, TypeError) as exc:
         raise FetchError(f"invalid redirect Location {location[:200]!r} at {shown}",
                          url=start) from exc
@@ -504,17 +672,35 @@ def _sniff_html(body: bytes) -> bool:
     return False
 
 
+# The text encodings a web page may declare (the WHATWG Encoding Standard's, by their Python
+# codec names). Any other label Python knows is a transform, not a text encoding (rot13,
+# base64, hex, zlib, bz2, uu, quopri), or one no browser decodes pages with (idna, punycode,
+# utf-7; punycode is quadratic: 1 MB of it holds a CPU for minutes): it is ignored and the
+# encoding is guessed, as for an unknown label.
+_TEXT_CODECS = frozenset({
+    "utf-8", "utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "utf-32-be",
+    "cp1250", "cp1251", "cp1252", "cp1253", "cp1254", "cp1255", "cp1256", "cp1257", "cp1258",
+    "cp874", "cp866", "cp437", "cp850", "koi8-r", "koi8-u", "mac-roman", "mac-cyrillic",
+    "iso8859-2", "iso8859-3", "iso8859-4", "iso8859-5", "iso8859-6", "iso8859-7", "iso8859-8",
+    "iso8859-10", "iso8859-13", "iso8859-14", "iso8859-15", "iso8859-16", "tis-620",
+    "shift_jis", "cp932", "euc_jp", "iso2022_jp", "gbk", "gb2312", "gb18030", "big5",
+    "big5hkscs", "euc_kr", "cp949", "iso8859-1",
+})
+_MAX_LABEL = 40
+
+
 def _codec(label: str | None) -> str | None:
-    """Python codec name for a charset label, or None if unknown."""
-    if not label:
+    """Python codec name for a charset label, or None if unknown or not a text encoding."""
+    if not label or len(label) > _MAX_LABEL:
         return None
     label = label.strip().lower()
     if label in _AS_CP1252:
         return "cp1252"
     try:
-        return codecs.lookup(label).name
-    except LookupError:
+        name = codecs.lookup(label).name
+    except (LookupError, ValueError, TypeError):
         return None
+    return name if name in _TEXT_CODECS else None
 
 
 def _guess_encoding(body: bytes) -> str:
@@ -600,6 +786,13 @@ def _finish(
     )
 
 
+def _not_modified(url: str, response: httpx.Response, final: httpx.URL) -> FetchResult:
+    """A 304 to a conditional request: the stored copy is still current."""
+    media, _ = _media_type(response.headers.get("content-type"))
+    return FetchResult(url=url, final_url=str(final), status_code=304, content_type=media,
+                       body=b"", text="", encoding=None, headers=dict(response.headers.items()))
+
+
 # --- network errors ----------------------------------------------------------------------
 
 
@@ -638,6 +831,10 @@ def _network_errors(current: httpx.URL, timeout: float) -> Iterator[None]:
         raise _Transient(FetchError(f"could not fetch {shown}: {detail}", url=shown)) from exc
     except httpx.HTTPError as exc:
         raise FetchError(f"could not fetch {shown}: {_describe(exc)}", url=shown) from exc
+    except httpx.InvalidURL as exc:  # not an HTTPError: a URL httpx cannot send
+        raise FetchError(f"invalid URL {shown!r}: {_describe(exc)}; check it", url=shown) from exc
+    except UnicodeError as exc:  # the IDNA codec refuses the host name (a label too long...)
+        raise FetchError(f"invalid host name in {shown}; check the URL", url=shown) from exc
 
 
 def _describe(exc: BaseException) -> str:
@@ -666,9 +863,16 @@ class _Options:
     user_agent: str | None
     retries: int
     backoff: float
+    extra_headers: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def conditional(self) -> bool:
+        """True when the request is conditional (If-None-Match / If-Modified-Since)."""
+        return any(name.lower().startswith("if-") for name, _ in self.extra_headers)
 
     def headers(self, client: httpx.Client | httpx.AsyncClient | None) -> dict[str, str]:
         headers = {"Accept": _ACCEPT, "Accept-Encoding": "gzip, deflate"}
+        headers.update(self.extra_headers)
         client_ua = client.headers.get("user-agent", "") if client is not None else ""
         if self.user_agent:
             headers["User-Agent"] = self.user_agent
@@ -685,7 +889,7 @@ class _Options:
 
 def _options(
     timeout: float, max_bytes: int, allow_private: bool, user_agent: str | None, retries: int,
-    backoff: float,
+    backoff: float, headers: Mapping[str, str] | None = None,
 ) -> _Options:
     if timeout <= 0:
         raise ValueError("timeout must be positive")
@@ -694,7 +898,7 @@ def _options(
     if retries < 0:
         raise ValueError("retries must be >= 0")
     return _Options(float(timeout), int(max_bytes), bool(allow_private), user_agent,
-                    int(retries), float(backoff))
+                    int(retries), float(backoff), tuple((headers or {}).items()))
 
 
 def _retry_kwargs(opts: _Options) -> dict[str, object]:
@@ -746,6 +950,7 @@ def fetch(
     retries: int = 2,
     client: httpx.Client | None = None,
     backoff: float = 0.5,
+    headers: Mapping[str, str] | None = None,
 ) -> FetchResult:
     """GET an http(s) page and return its body and decoded text.
 
@@ -754,10 +959,13 @@ def fetch(
     retried `retries` times with exponential backoff from `backoff` seconds (honouring
     Retry-After up to MAX_RETRY_AFTER). Redirects are followed by hand, at most
     MAX_REDIRECTS, and every hop passes the SSRF guard unless `allow_private`.
-    Raises BlockedURLError or FetchError (with `.attempts`).
+    `headers` are sent too; with `If-None-Match` / `If-Modified-Since` among them, a 304
+    answer comes back as a FetchResult with status_code 304 and an empty body.
+    Raises BlockedURLError or FetchError (with `.attempts`, and `.status_code` for an HTTP
+    error status).
     """
-    return _fetch(url, _options(timeout, max_bytes, allow_private, user_agent, retries, backoff),
-                  client=client)
+    opts = _options(timeout, max_bytes, allow_private, user_agent, retries, backoff, headers)
+    return _fetch(url, opts, client=client)
 
 
 def _fetch(
@@ -800,18 +1008,20 @@ def _attempt(
     start = _redact(current)
     headers = opts.headers(client)
     for hops in range(MAX_REDIRECTS + 1):
-        _check_host(current, allow_private=opts.allow_private, resolver=resolver,
-                    timeout=max(deadline - time.monotonic(), 0.001))
+        address = _check_host(current, allow_private=opts.allow_private, resolver=resolver,
+                              timeout=max(deadline - time.monotonic(), 0.001))
         shown = _redact(current)
-        with _network_errors(current, opts.timeout):
-            request = client.build_request("GET", current, headers=headers,
-                                           timeout=opts.request_timeout(deadline))
+        with _network_errors(current, opts.timeout), network_deadline(deadline):
+            request = _pinned_request(client, current, address, headers,
+                                      opts.request_timeout(deadline))
             response = client.send(request, stream=True, follow_redirects=False)
             try:
                 target = _next_hop(response, current, visited, hops, start)
                 if target is not None:
                     current = target
                     continue
+                if response.status_code == 304 and opts.conditional:
+                    return _not_modified(url, response, current)
                 if response.status_code >= 300:
                     raise _status_error(response, shown)
                 _check_headers(response, max_bytes=opts.max_bytes, shown=shown)
@@ -841,9 +1051,10 @@ async def afetch(
     user_agent: str | None = None,
     retries: int = 2,
     backoff: float = 0.5,
+    headers: Mapping[str, str] | None = None,
 ) -> FetchResult:
     """Async `fetch`; pass a shared `client` when fetching many pages."""
-    opts = _options(timeout, max_bytes, allow_private, user_agent, retries, backoff)
+    opts = _options(timeout, max_bytes, allow_private, user_agent, retries, backoff, headers)
     return await _afetch(url, opts, client=client)
 
 
@@ -884,18 +1095,21 @@ async def _aattempt(
     start = _redact(current)
     headers = opts.headers(client)
     for hops in range(MAX_REDIRECTS + 1):
-        await _acheck_host(current, allow_private=opts.allow_private, resolver=resolver,
-                           timeout=max(deadline - time.monotonic(), 0.001))
+        address = await _acheck_host(current, allow_private=opts.allow_private,
+                                     resolver=resolver,
+                                     timeout=max(deadline - time.monotonic(), 0.001))
         shown = _redact(current)
-        with _network_errors(current, opts.timeout):
-            request = client.build_request("GET", current, headers=headers,
-                                           timeout=opts.request_timeout(deadline))
+        with _network_errors(current, opts.timeout), network_deadline(deadline):
+            request = _pinned_request(client, current, address, headers,
+                                      opts.request_timeout(deadline))
             response = await client.send(request, stream=True, follow_redirects=False)
             try:
                 target = _next_hop(response, current, visited, hops, start)
                 if target is not None:
                     current = target
                     continue
+                if response.status_code == 304 and opts.conditional:
+                    return _not_modified(url, response, current)
                 if response.status_code >= 300:
                     raise _status_error(response, shown)
                 _check_headers(response, max_bytes=opts.max_bytes, shown=shown)
@@ -906,5 +1120,6 @@ async def _aattempt(
                 data = body.finish()
             finally:
                 await response.aclose()
-        return _finish(url, response, current, data, shown)
+        # decoding (and guessing the encoding) of up to max_bytes is CPU work: not on the loop
+        return await asyncio.to_thread(_finish, url, response, current, data, shown)
     raise AssertionError("unreachable: _next_hop stops after MAX_REDIRECTS")  # pragma: no cover

@@ -1,8 +1,14 @@
 """SQLite storage for stacks (sqlite-utils): one transaction per document, cache lookups, failures.
 
 Tables (every name carries the optional prefix): documents, extractions, tools, reasons,
-regrets, migrations, failures; FTS on documents(text, title) and tools(name, canonical);
-views latest_stacks, tool_popularity, most_regretted, migration_pairs, tools_by_document.
+regrets, migrations, failures, pages (what each fetch answered: status, ETag, Last-Modified,
+optionally the raw page), robots (robots.txt per site); FTS on documents(text, title) and
+tools(name, canonical); views latest_stacks, tool_popularity, most_regretted, migration_pairs,
+tools_by_document.
+
+Before creating anything the store checks every name it would create; if one is taken by
+another schema (another tool's `tools` table, a view named `documents`...) it refuses with
+one line and changes nothing: use a prefix.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import sqlite_utils
 
@@ -25,10 +31,14 @@ from stackextract.errors import StoreError
 from stackextract.models import Document, Evidence, Stack
 
 TABLES = ("documents", "extractions", "tools", "reasons", "regrets", "migrations", "failures")
+# what fetching remembers (status, validators, raw pages, robots.txt): not exported
+FETCH_TABLES = ("pages", "robots")
 VIEWS = ("latest_stacks", "tool_popularity", "most_regretted", "migration_pairs",
          "tools_by_document")
 _ITEM_TABLES = ("tools", "reasons", "regrets", "migrations")
-_PREFIX_RE = re.compile(r"^[A-Za-z0-9_]*$")
+_PREFIX_RE = re.compile(r"[A-Za-z0-9_]*")
+_FTS = {"documents": ("title", "text"), "tools": ("name", "canonical")}
+_SQL_TYPES = {str: "TEXT", int: "INTEGER", float: "FLOAT"}
 TIMEOUT_ENV = "STACKEXTRACT_DB_TIMEOUT"
 DEFAULT_TIMEOUT = 30.0
 
@@ -54,6 +64,18 @@ _ITEM_COLUMNS: dict[str, dict[str, Any]] = {
     "regrets": {"tool": str, "text": str, "would_instead": str},
     "migrations": {"from_tool": str, "to_tool": str, "reasons_json": str},
 }
+
+
+@dataclass(frozen=True)
+class _Object:
+    """One schema object the store creates: its kind, name, table and CREATE statement."""
+
+    kind: str
+    name: str
+    table: str
+    sql: str
+    columns: frozenset[str] = frozenset()  # a table's columns that make it ours
+    later: tuple[str, ...] = ()  # column definitions added since: an older table gets them
 
 
 @dataclass(frozen=True)
@@ -93,7 +115,7 @@ class Store:
         timeout: float | None = None,
         read_only: bool = False,
     ) -> None:
-        if not _PREFIX_RE.match(prefix):
+        if not isinstance(prefix, str) or not _PREFIX_RE.fullmatch(prefix):
             raise StoreError(
                 f"invalid table prefix {prefix!r}: use letters, digits and underscores only"
             )
@@ -127,12 +149,11 @@ class Store:
             return
         with self._errors("prepare"):
             want_wal = wal if wal is not None else self.owns_connection
-            if want_wal and self.path != ":memory:":
-                self.db.enable_wal()
-                # WAL + NORMAL survives a killed process; only a power loss can drop
-                # the last commits, and a re-run redoes them.
-                self.db.execute("PRAGMA synchronous = NORMAL")
-            self._create_schema()
+            try:
+                self._create_schema(wal=bool(want_wal) and self.path != ":memory:")
+            except StoreError:
+                self.close()
+                raise
 
     # -- setup -----------------------------------------------------------------------------
 
@@ -190,106 +211,198 @@ class Store:
     def _q(self, name: str) -> str:
         return f'"{self.t(name)}"'
 
-    def _create_schema(self) -> None:
-        db, t = self.db, self.t
-        if db.table(t("failures")).exists() and db.table(t("documents")).exists():
-            # already set up (re-creating views/FTS on every open costs time); a view added
-            # in a later version is created once, on the first writable open
-            missing = {t(v) for v in VIEWS} - set(db.view_names())
-            for name, sql in self._views().items():
-                if t(name) in missing:
-                    db.create_view(t(name), sql, ignore=True)
-            return
-        db.table(t("documents")).create(
-            {
-                "id": int,
-                "source": str,
-                "url": str,
-                "final_url": str,
-                "path": str,
-                "title": str,
-                "author": str,
-                "published": str,
-                "site_name": str,
-                "language": str,
-                "format": str,
-                "content_sha256": str,
-                "text": str,
-                "fetched_at": str,
-            },
-            pk="id",
-            not_null={"source", "content_sha256", "text"},
-            if_not_exists=True,
-        )
-        self._index("documents", ["source", "content_sha256"], unique=True)
-        self._index("documents", ["content_sha256"])
-        db.table(t("extractions")).create(
-            {
-                "id": int,
-                "document_id": int,
-                "config_key": str,
-                "backend": str,
-                "model": str,
-                "prompt_version": str,
-                "schema_version": str,
-                "stackextract_version": str,
-                "prompt_tokens": int,
-                "completion_tokens": int,
-                "total_tokens": int,
-                "requests": int,
-                "attempts": int,
-                "duration_s": float,
-                "dropped_items": int,
-                "chunks": int,
-                "company": str,
-                "stack_json": bytes,  # the whole Stack, zlib-compressed JSON (pack_stack)
-                "created_at": str,
-            },
-            pk="id",
-            not_null={"document_id", "config_key", "stack_json"},
-            foreign_keys=[("document_id", t("documents"), "id")],
-            if_not_exists=True,
-        )
-        self._index("extractions", ["document_id", "config_key"], unique=True)
+    def _objects(self) -> list[_Object]:
+        """Every table, index, FTS table, trigger and view the store creates, in order."""
+        t, q = self.t, self._q
+        objects: list[_Object] = []
+
+        def table(name: str, columns: list[str], extra: str = "", *, core: int | None = None,
+                  ) -> None:
+            body = ",\n   ".join([*columns, *([extra] if extra else [])])
+            names = [c.split()[0].strip('"') for c in columns]
+            objects.append(_Object("table", t(name), t(name),
+                                   f"CREATE TABLE {q(name)} (\n   {body}\n)",
+                                   frozenset(names[:core] if core else names),
+                                   tuple(columns[core:]) if core else ()))
+
+        def index(name: str, columns: list[str], *, unique: bool = False) -> None:
+            iname = t(f"idx_{name}_{'_'.join(columns)}")
+            cols = ", ".join(f'"{c}"' for c in columns)
+            objects.append(_Object("index", iname, t(name),
+                                   f'CREATE {"UNIQUE " if unique else ""}INDEX "{iname}" '
+                                   f"ON {q(name)} ({cols})"))
+
+        table("documents", [
+            '"id" INTEGER PRIMARY KEY', '"source" TEXT NOT NULL', '"url" TEXT',
+            '"final_url" TEXT', '"path" TEXT', '"title" TEXT', '"author" TEXT',
+            '"published" TEXT', '"site_name" TEXT', '"language" TEXT', '"format" TEXT',
+            '"content_sha256" TEXT NOT NULL', '"text" TEXT NOT NULL', '"fetched_at" TEXT',
+        ])
+        index("documents", ["source", "content_sha256"], unique=True)
+        index("documents", ["content_sha256"])
+        table("extractions", [
+            '"id" INTEGER PRIMARY KEY',
+            f'"document_id" INTEGER NOT NULL REFERENCES {q("documents")}("id")',
+            '"config_key" TEXT NOT NULL', '"backend" TEXT', '"model" TEXT',
+            '"prompt_version" TEXT', '"schema_version" TEXT', '"stackextract_version" TEXT',
+            '"prompt_tokens" INTEGER', '"completion_tokens" INTEGER', '"total_tokens" INTEGER',
+            '"requests" INTEGER', '"attempts" INTEGER', '"duration_s" FLOAT',
+            '"dropped_items" INTEGER', '"chunks" INTEGER', '"company" TEXT',
+            '"stack_json" BLOB NOT NULL', '"created_at" TEXT',  # JSON (text, or compressed)
+        ])
+        index("extractions", ["document_id", "config_key"], unique=True)
         for name in _ITEM_TABLES:
-            columns: dict[str, Any] = {"id": int, "extraction_id": int, "position": int}
-            columns |= _ITEM_COLUMNS[name] | _EVIDENCE_COLUMNS
-            db.table(t(name)).create(
-                columns,
-                pk="id",
-                not_null={"extraction_id"},
-                foreign_keys=[("extraction_id", t("extractions"), "id")],
-                if_not_exists=True,
-            )
-            self._index(name, ["extraction_id"])
-        self._index("tools", ["canonical"])
-        if not db.table(t("documents_fts")).exists():
-            db.table(t("documents")).enable_fts(["title", "text"], create_triggers=True)
-        if not db.table(t("tools_fts")).exists():
-            db.table(t("tools")).enable_fts(["name", "canonical"], create_triggers=True)
+            columns = ['"id" INTEGER PRIMARY KEY',
+                       f'"extraction_id" INTEGER NOT NULL REFERENCES {q("extractions")}("id")',
+                       '"position" INTEGER']
+            for column, kind in (_ITEM_COLUMNS[name] | _EVIDENCE_COLUMNS).items():
+                columns.append(f'"{column}" {_SQL_TYPES[kind]}')
+            table(name, columns)
+            index(name, ["extraction_id"])
+        index("tools", ["canonical"])
+        for name, fts_columns in _FTS.items():
+            objects.extend(self._fts_objects(name, fts_columns))
+        table("failures", [
+            '"source" TEXT PRIMARY KEY', '"stage" TEXT', '"error_type" TEXT', '"message" TEXT',
+            '"attempts" INTEGER', '"occurrences" INTEGER', '"failed_at" TEXT',
+            '"kind" TEXT',  # "url" or "file": how --retry-failed may read the source
+        ], core=7)
+        # what the last fetch of each source answered: for conditional requests, for not
+        # fetching a 404 again, and (with --keep-raw) the page itself, compressed
+        table("pages", [
+            '"source" TEXT PRIMARY KEY', '"url" TEXT', '"final_url" TEXT',
+            '"status_code" INTEGER', '"outcome" TEXT', '"etag" TEXT', '"last_modified" TEXT',
+            '"content_type" TEXT', '"raw" BLOB', '"raw_bytes" INTEGER', '"fetched_at" TEXT',
+        ])
+        table("robots", [
+            '"origin" TEXT PRIMARY KEY', '"status_code" INTEGER', '"body" TEXT',
+            '"fetched_at" TEXT',
+        ])
         for name, sql in self._views().items():
-            db.create_view(t(name), sql, ignore=True)
-        # failures last: its presence marks a complete schema (see the early return above)
-        db.table(t("failures")).create(
-            {
-                "source": str,
-                "stage": str,
-                "error_type": str,
-                "message": str,
-                "attempts": int,
-                "occurrences": int,
-                "failed_at": str,
-            },
-            pk="source",
-            if_not_exists=True,
+            objects.append(_Object("view", t(name), t(name), f"CREATE VIEW {q(name)} AS {sql}"))
+        return objects
+
+    def _fts_objects(self, name: str, columns: tuple[str, ...]) -> list[_Object]:
+        """An external-content FTS5 table and the triggers that keep it in step (the same
+        objects sqlite-utils' enable_fts makes, so older databases stay valid)."""
+        t, q = self.t, self._q
+        fts = t(f"{name}_fts")
+        cols = ", ".join(f'"{c}"' for c in columns)
+        new = ", ".join(f'new."{c}"' for c in columns)
+        old = ", ".join(f'old."{c}"' for c in columns)
+        insert = f'INSERT INTO "{fts}" (rowid, {cols}) VALUES (new.rowid, {new});'
+        delete = (f'INSERT INTO "{fts}" ("{fts}", rowid, {cols}) '
+                  f"VALUES('delete', old.rowid, {old});")
+        objects = [_Object(
+            "table", fts, fts,
+            f'CREATE VIRTUAL TABLE "{fts}" USING FTS5 (\n    {cols},\n    content="{t(name)}"\n)',
+        )]
+        for suffix, body in (("ai", f"AFTER INSERT ON {q(name)} BEGIN\n  {insert}\nEND"),
+                             ("ad", f"AFTER DELETE ON {q(name)} BEGIN\n  {delete}\nEND"),
+                             ("au", f"AFTER UPDATE ON {q(name)} BEGIN\n  {delete}\n  {insert}"
+                                    "\nEND")):
+            trigger = t(f"{name}_{suffix}")
+            objects.append(_Object("trigger", trigger, t(name),
+                                   f'CREATE TRIGGER "{trigger}" {body}'))
+        return objects
+
+    def _clashes(self, objects: list[_Object]) -> list[str]:
+        """What in the database already holds one of our names with another schema."""
+        conn = self.db.conn
+        existing = {
+            str(name).casefold(): (kind, str(table), sql or "")
+            for kind, name, table, sql in conn.execute(
+                "SELECT type, name, tbl_name, sql FROM sqlite_master"
+            )
+        }
+        fts_names = {self.t(f"{n}_fts").casefold() for n in _FTS}
+        problems: list[str] = []
+        for obj in objects:
+            found = existing.get(obj.name.casefold())
+            if found is None:
+                continue
+            kind, table, sql = found
+            if kind != obj.kind:
+                problems.append(f"a {kind} named {obj.name!r} (we need a {obj.kind} there)")
+            elif obj.name.casefold() in fts_names:
+                content = f'content="{obj.table[: -len("_fts")]}"'.casefold()
+                if content not in sql.casefold().replace("'", '"').replace(" ", ""):
+                    problems.append(f"table {obj.name!r} is not our full-text index")
+            elif kind == "table":
+                have = {str(row[1]).casefold() for row in conn.execute(
+                    f'PRAGMA table_info("{obj.name}")')}
+                missing = sorted(c for c in obj.columns if c.casefold() not in have)
+                if missing:
+                    problems.append(f"table {obj.name!r} has another schema "
+                                    f"(no column {', '.join(missing[:3])})")
+            elif kind in ("index", "trigger") and table.casefold() != obj.table.casefold():
+                problems.append(f"{kind} {obj.name!r} belongs to table {table!r}")
+            elif kind == "view" and not any(
+                f'"{self.t(name)}"'.casefold() in sql.casefold() for name in TABLES
+            ):
+                problems.append(f"view {obj.name!r} is not ours")
+        # FTS5 shadow tables without their FTS table: someone else's leftovers
+        for name in _FTS:
+            fts = self.t(f"{name}_fts")
+            if fts.casefold() in existing:
+                continue
+            for shadow in ("data", "idx", "docsize", "config", "content"):
+                if f"{fts}_{shadow}".casefold() in existing:
+                    problems.append(f"a table named {f'{fts}_{shadow}'!r}")
+        return problems
+
+    def _missing(self, objects: list[_Object]) -> list[_Object]:
+        names = {str(row[0]).casefold() for row in self.db.conn.execute(
+            "SELECT name FROM sqlite_master")}
+        return [obj for obj in objects if obj.name.casefold() not in names]
+
+    def _missing_columns(self, objects: list[_Object]) -> list[str]:
+        """ALTER statements for columns added since an existing table of ours was made."""
+        statements = []
+        for obj in objects:
+            if not obj.later:
+                continue
+            have = {str(row[1]).casefold() for row in self.db.conn.execute(
+                f'PRAGMA table_info("{obj.name}")')}
+            if not have:
+                continue  # not there yet: created whole
+            for column in obj.later:
+                if column.split()[0].strip('"').casefold() not in have:
+                    statements.append(f'ALTER TABLE "{obj.name}" ADD COLUMN {column}')
+        return statements
+
+    def _refuse(self, problems: list[str]) -> NoReturn:
+        where = self.path or "the database"
+        hint = "another --prefix" if self.prefix else "--prefix se_ (or prefix='se_')"
+        raise StoreError(
+            f"{where} already has {problems[0]}"
+            + (f" and {len(problems) - 1} more clash(es)" if len(problems) > 1 else "")
+            + f"; nothing was changed: use {hint} to keep stackextract's tables apart"
         )
 
-    def _index(self, table: str, columns: list[str], *, unique: bool = False) -> None:
-        # Named by us so that indexes carry the prefix too (sqlite-utils would say idx_<table>).
-        name = self.t(f"idx_{table}_{'_'.join(columns)}")
-        self.db.table(self.t(table)).create_index(
-            columns, index_name=name, unique=unique, if_not_exists=True
-        )
+    def _create_schema(self, *, wal: bool) -> None:
+        """Check every name first (a clash changes nothing), then create what is missing in
+        one write transaction, which waits for a concurrent creator (busy timeout)."""
+        objects = self._objects()
+        problems = self._clashes(objects)
+        if problems:
+            self._refuse(problems)
+        if wal:
+            self.db.enable_wal()
+            # WAL + NORMAL survives a killed process; only a power loss can drop
+            # the last commits, and a re-run redoes them.
+            self.db.execute("PRAGMA synchronous = NORMAL")
+        if not self._missing(objects) and not self._missing_columns(objects):
+            return  # already set up: no write, no lock
+        with self._transaction("prepare") as conn:
+            problems = self._clashes(objects)  # another process may have been quicker
+            if problems:
+                conn.execute("ROLLBACK")
+                self._refuse(problems)
+            for obj in self._missing(objects):
+                conn.execute(obj.sql)
+            for statement in self._missing_columns(objects):
+                conn.execute(statement)
 
     def _views(self) -> dict[str, str]:
         q = self._q
@@ -405,14 +518,18 @@ ORDER BY l.source, t.position"""
         config_key: str,
         source: str | None = None,
         replace: bool = False,
+        page: dict[str, Any] | None = None,
     ) -> SaveResult:
         """Store a document and its stack in one transaction; the same pair again adds nothing.
 
         `source` is the key the batch looks the document up by (defaults to its URL or
-        path). `replace=True` swaps an existing extraction for this one.
+        path). `replace=True` swaps an existing extraction for this one. `page`: the fetch
+        record of the source (see `record_page`), written in the same transaction.
         """
         key = source or source_key(document)
         with self._transaction("save") as conn:
+            if page is not None:
+                self._record_page(conn, key, **page)
             doc_id = self._document_id(conn, document, key)
             row = conn.execute(
                 f"SELECT id FROM {self._q('extractions')} WHERE document_id = ? AND config_key = ?",
@@ -560,19 +677,165 @@ ORDER BY l.source, t.position"""
         conn.execute(f"DELETE FROM {self._q('extractions')} WHERE id = ?", (ext_id,))
 
     def record_failure(
-        self, source: str, *, stage: str, error_type: str, message: str, attempts: int = 1
+        self, source: str, *, stage: str, error_type: str, message: str, attempts: int = 1,
+        kind: str | None = None,
     ) -> None:
-        """Remember why a source failed (one row per source; a new failure replaces the old)."""
+        """Remember why a source failed (one row per source; a new failure replaces the old).
+        `kind` ("url" or "file") is where the source came from, decided once: a retry never
+        reads a line of a URL list as a local path."""
         with self._transaction("record failure") as conn:
             conn.execute(
                 f"""INSERT INTO {self._q("failures")}
-                (source, stage, error_type, message, attempts, occurrences, failed_at)
-                VALUES (?, ?, ?, ?, ?, 1, ?)
+                (source, stage, error_type, message, attempts, occurrences, failed_at, kind)
+                VALUES (?, ?, ?, ?, ?, 1, ?, ?)
                 ON CONFLICT(source) DO UPDATE SET stage = excluded.stage,
                   error_type = excluded.error_type, message = excluded.message,
                   attempts = excluded.attempts, occurrences = occurrences + 1,
-                  failed_at = excluded.failed_at""",
-                (source, stage, error_type, message, attempts, _now()),
+                  failed_at = excluded.failed_at, kind = COALESCE(excluded.kind, kind)""",
+                (source, stage, error_type, message, attempts, _now(), kind),
+            )
+
+    def save_document(
+        self, document: Document, *, source: str | None = None,
+        page: dict[str, Any] | None = None,
+    ) -> int:
+        """Store a document's text without an extraction (a dry run keeps what it fetched)."""
+        key = source or source_key(document)
+        with self._transaction("save document") as conn:
+            if page is not None:
+                self._record_page(conn, key, **page)
+            return self._document_id(conn, document, key)
+
+    def record_page(
+        self,
+        source: str,
+        *,
+        outcome: str,
+        url: str | None = None,
+        final_url: str | None = None,
+        status_code: int | None = None,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        content_type: str | None = None,
+        raw: bytes | None = None,
+    ) -> None:
+        """What the last fetch of `source` answered (outcome: ok, not-modified, http-error,
+        robots). `raw` (the page as fetched) is stored zlib-compressed. A page kept out by
+        robots.txt is skipped, not failed: its failure row, if any, goes."""
+        with self._transaction("record page") as conn:
+            self._record_page(conn, source, outcome=outcome, url=url, final_url=final_url,
+                              status_code=status_code, etag=etag,
+                              last_modified=last_modified, content_type=content_type, raw=raw)
+
+    def _record_page(
+        self,
+        conn: sqlite3.Connection,
+        source: str,
+        *,
+        outcome: str,
+        url: str | None = None,
+        final_url: str | None = None,
+        status_code: int | None = None,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        content_type: str | None = None,
+        raw: bytes | None = None,
+    ) -> None:
+        import zlib
+
+        packed = zlib.compress(raw, 6) if raw is not None else None
+        old = conn.execute(
+            f"SELECT etag, last_modified, raw, raw_bytes FROM {self._q('pages')} "
+            "WHERE source = ?", (source,),
+        ).fetchone()
+        raw_size = len(raw) if raw is not None else None
+        if outcome == "not-modified" and old is not None:  # keep what the 200 gave
+            etag = etag or old[0]
+            last_modified = last_modified or old[1]
+            if packed is None:
+                packed, raw_size = old[2], old[3]
+        conn.execute(
+            f"""INSERT OR REPLACE INTO {self._q("pages")} (source, url, final_url,
+            status_code, outcome, etag, last_modified, content_type, raw, raw_bytes,
+            fetched_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            (source, url, final_url, status_code, outcome, etag, last_modified,
+             content_type, packed, raw_size, _now()),
+        )
+        if outcome == "robots":
+            conn.execute(f"DELETE FROM {self._q('failures')} WHERE source = ?", (source,))
+
+    def page(self, source: str) -> dict[str, Any] | None:
+        """The stored fetch record of `source` (raw decompressed), or None."""
+        import zlib
+
+        with self._errors("read page"):
+            cur = self.db.conn.execute(
+                f"SELECT * FROM {self._q('pages')} WHERE source = ?", (source,))
+            row = cur.fetchone()
+            if row is None:
+                return None
+            record = dict(zip([c[0] for c in cur.description], row, strict=True))
+        if record.get("raw") is not None:
+            record["raw"] = zlib.decompress(record["raw"])
+        return record
+
+    def document(self, source: str) -> Document | None:
+        """The latest stored text of `source` as a Document (re-extraction, no fetch)."""
+        with self._errors("read document"):
+            cur = self.db.conn.execute(
+                f"SELECT text, format, url, final_url, path, title, author, published, "
+                f"site_name, language, content_sha256 FROM {self._q('documents')} "
+                "WHERE source = ? ORDER BY id DESC LIMIT 1", (source,),
+            )
+            row = cur.fetchone()
+            if row is None:
+                return None
+            fields = dict(zip([c[0] for c in cur.description], row, strict=True))
+        fields["format"] = fields["format"] or "text"
+        return Document(**fields)
+
+    def stored_sources(self) -> list[str]:
+        """Every source with stored text, in the order first stored."""
+        with self._errors("read sources"):
+            return [row[0] for row in self.db.conn.execute(
+                f"SELECT source FROM {self._q('documents')} GROUP BY source ORDER BY MIN(id)")]
+
+    def settled_sources(self) -> dict[str, str]:
+        """Sources a plain re-run does not fetch again: permanent failures (404, 410) and
+        pages robots.txt keeps out; source -> "failed" or "robots"."""
+        with self._errors("read failures"):
+            rows = self.db.conn.execute(
+                f"SELECT p.source, p.outcome, f.source IS NOT NULL "
+                f"FROM {self._q('pages')} p LEFT JOIN {self._q('failures')} f "
+                f"ON f.source = p.source WHERE p.outcome = 'robots' "
+                f"OR (p.outcome = 'http-error' AND p.status_code IN (404, 410))"
+            ).fetchall()
+        return {
+            source: "robots" if outcome == "robots" else "failed"
+            for source, outcome, failed in rows
+            if outcome == "robots" or failed
+        }
+
+    def robots_file(self, origin: str, *, max_age_s: float) -> tuple[int, str] | None:
+        """A stored robots.txt answer (status, body) younger than `max_age_s`, or None."""
+        with self._errors("read robots"):
+            row = self.db.conn.execute(
+                f"SELECT status_code, body, fetched_at FROM {self._q('robots')} "
+                "WHERE origin = ?", (origin,),
+            ).fetchone()
+        if row is None:
+            return None
+        try:
+            age = (datetime.now(timezone.utc) - datetime.fromisoformat(row[2])).total_seconds()
+        except (TypeError, ValueError):
+            return None
+        return (int(row[0]), row[1] or "") if 0 <= age <= max_age_s else None
+
+    def record_robots(self, origin: str, status_code: int, body: str) -> None:
+        with self._transaction("record robots") as conn:
+            conn.execute(
+                f"INSERT OR REPLACE INTO {self._q('robots')} (origin, status_code, body, "
+                "fetched_at) VALUES (?, ?, ?, ?)", (origin, status_code, body, _now()),
             )
 
     # -- reading ---------------------------------------------------------------------------
@@ -639,7 +902,7 @@ ORDER BY l.source, t.position"""
                 name: int(
                     self.db.conn.execute(f"SELECT COUNT(*) FROM {self._q(name)}").fetchone()[0]
                 )
-                for name in TABLES
+                for name in TABLES + FETCH_TABLES
             }
 
     def table_names(self) -> list[str]:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
 from stackextract.errors import StoreError
-from stackextract.store.database import TABLES, Store, stack_json_text
+from stackextract.store.database import TABLES, Store, stack_json_text, unpack_stack
 
 
 @contextmanager
@@ -27,14 +28,40 @@ def _text_out(fp_or_path: str | Path | IO[str]) -> Iterator[IO[str]]:
         yield fp_or_path
 
 
-def export_jsonl(store: Store, fp_or_path: str | Path | IO[str], *, latest: bool = True) -> int:
-    """Write one Stack per line (the latest per source by default); return the line count."""
+def export_jsonl(
+    store: Store,
+    fp_or_path: str | Path | IO[str],
+    *,
+    latest: bool = True,
+    skipped: list[int] | None = None,
+) -> int:
+    """Write one Stack per line (the latest per source by default); return the line count.
+
+    A row whose stack_json is not a valid Stack (damaged, or written by another tool) is
+    skipped, and its extraction id appended to `skipped`: one bad row does not stop the
+    export of the others."""
+    from pydantic import ValidationError
+
+    table = store.t("latest_stacks") if latest else store.t("extractions")
+    key = "extraction_id" if latest else "id"
     n = 0
     with _text_out(fp_or_path) as fp:
-        for stack in store.stacks(latest=latest):
-            fp.write(stack.model_dump_json())
-            fp.write("\n")
-            n += 1
+        try:
+            rows = store.db.conn.execute(
+                f'SELECT "{key}", stack_json FROM "{table}" ORDER BY "{key}"'
+            )
+            for ident, raw in rows:
+                try:
+                    stack = unpack_stack(raw if raw is not None else "")
+                except (StoreError, ValidationError, ValueError, TypeError, RecursionError):
+                    if skipped is not None:
+                        skipped.append(int(ident))
+                    continue
+                fp.write(stack.model_dump_json())
+                fp.write("\n")
+                n += 1
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot read stacks from {store.path}: {exc}") from exc
     return n
 
 

@@ -1,0 +1,151 @@
+"""Cache keys that tell the truth (issue 16): the catalog (bundled and the user's), every
+data file of the offline extractor and the thresholds are in the key; catalog overrides."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from importlib import resources
+from pathlib import Path
+
+import pytest
+
+from stackextract.batch.runner import run_batch
+from stackextract.catalog import Catalog
+from stackextract.errors import ConfigError
+from stackextract.offline.extractor import HeuristicExtractor, data_fingerprint
+from stackextract.store.database import Store
+
+PAGE = "# Our stack\n\nWe run Django on PostgreSQL, cache in Redis and ship with AcmeDeploy.\n"
+
+
+def _run(sources: list, db: Path, **kw: object):
+    kw.setdefault("backend", "offline")
+    kw.setdefault("progress", False)
+    kw.setdefault("stream", io.StringIO())
+    kw.setdefault("workers", 1)
+    return run_batch(sources, db=db, **kw)
+
+
+def _tools(db: Path) -> set[str]:
+    with Store(db) as store:
+        (stack,) = list(store.stacks())
+    return {t.canonical for t in stack.tools}
+
+
+def test_a_changed_user_catalog_re_extracts(tmp_path: Path) -> None:
+    page = tmp_path / "post.md"
+    page.write_text(PAGE)
+    catalog = tmp_path / "mine.json"
+    catalog.write_text(json.dumps([{"name": "Redis", "remove": True}]))
+    db = tmp_path / "s.db"
+    first = _run([page], db, catalog_path=str(catalog))
+    assert first.done == 1 and "Redis" not in _tools(db)
+    assert _run([page], db, catalog_path=str(catalog)).cached == 1  # same file: cached
+
+    catalog.write_text(json.dumps([{"name": "AcmeDeploy", "category": "ci_cd"}]))
+    second = _run([page], db, catalog_path=str(catalog))
+    assert (second.done, second.cached) == (1, 0)  # not "1 cached" with the old result
+    assert {"Redis", "AcmeDeploy"} <= _tools(db)
+    plain = _run([page], db)  # the bundled catalog alone is another configuration again
+    assert plain.done == 1
+
+
+def test_every_offline_data_file_is_in_the_key(tmp_path: Path) -> None:
+    data = Path(str(resources.files("stackextract").joinpath("data")))
+    copy = tmp_path / "data"
+    shutil.copytree(data, copy)
+    assert data_fingerprint(copy) == data_fingerprint()
+    (copy / "weights.json").write_text('{"w": [0.1, 0.2]}')
+    with_weights = data_fingerprint(copy)
+    assert with_weights != data_fingerprint()
+    (copy / "weights.json").write_text('{"w": [0.1, 0.3]}')
+    assert data_fingerprint(copy) not in (with_weights, data_fingerprint())
+
+    # and for real: a file added to the package's data folder changes the stored key
+    page = tmp_path / "post.md"
+    page.write_text(PAGE)
+    db = tmp_path / "s.db"
+    before = HeuristicExtractor().config_key()
+    assert _run([page], db).done == 1
+    planted = data / "zz_test_weights.bin"
+    try:
+        planted.write_bytes(b"\x00\x01 learned weights")
+        assert HeuristicExtractor().config_key() != before
+        assert _run([page], db).done == 1  # re-extracted, not cached
+    finally:
+        planted.unlink()
+    assert HeuristicExtractor().config_key() == before
+    assert _run([page], db).cached == 1
+
+
+def test_thresholds_are_in_the_key(tmp_path: Path) -> None:
+    page = tmp_path / "post.md"
+    page.write_text(PAGE)
+    db = tmp_path / "s.db"
+    keys = set()
+    for options in ({}, {"min_confidence": 0.9}, {"strict": True}, {"min_confidence": 0.0}):
+        summary = _run([page], db, **options)
+        assert summary.done == 1, options
+        keys.add(summary.config_key)
+    assert len(keys) == 4
+
+
+def test_catalog_fingerprint_follows_the_entries() -> None:
+    bundled = Catalog.bundled()
+    assert bundled.fingerprint == Catalog.bundled().fingerprint
+    changed = bundled.merge([{"name": "PostgreSQL", "remove_aliases": ["PG"]}])
+    assert changed.fingerprint != bundled.fingerprint
+
+
+# --- overrides: remove or replace a bundled entry or alias --------------------------------
+
+
+def test_remove_an_entry_and_an_alias() -> None:
+    bundled = Catalog.bundled()
+    assert bundled.lookup("PG") is not None and bundled.lookup("PG").name == "PostgreSQL"
+    mine = bundled.merge([
+        {"name": "PostgreSQL", "remove_aliases": ["PG", "psql"]},
+        {"name": "Redis", "remove": True},
+    ])
+    assert mine.lookup("PG") is None and mine.lookup("psql") is None
+    assert mine.lookup("Postgres").name == "PostgreSQL"  # the other aliases stay
+    assert mine.lookup("Redis") is None
+    assert not mine.find_mentions("We keep PG next to Redis.")
+    assert len(mine) == len(bundled) - 1
+
+
+def test_replace_an_entry_whole() -> None:
+    bundled = Catalog.bundled()
+    mine = bundled.merge([{"name": "PostgreSQL", "replace": True, "category": "database",
+                           "aliases": ["Postgres"]}])
+    entry = mine.lookup("PostgreSQL")
+    assert entry.aliases == ("Postgres",) and not entry.case_sensitive
+    assert mine.lookup("psql") is None
+
+
+def test_an_alias_claimed_by_a_user_entry_moves_to_it() -> None:
+    mine = Catalog.bundled().merge([{"name": "Acme Postgres", "category": "database",
+                                     "aliases": ["PG"]}])
+    assert mine.lookup("PG").name == "Acme Postgres"
+    assert "PG" not in mine.lookup("PostgreSQL").aliases
+    (mention,) = mine.find_mentions("We keep our data in PG.")
+    assert mention.entry.name == "Acme Postgres"
+
+
+def test_bad_remove_aliases_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="remove_aliases"):
+        Catalog.bundled().merge([{"name": "PostgreSQL", "remove_aliases": "PG"}])
+
+
+def test_the_documented_override_example_does_what_the_table_says() -> None:
+    text = (Path(__file__).resolve().parent.parent / "docs" / "catalog.md").read_text()
+    example = text.split("## Adding a catalog of your own")[1].split("```json")[1].split("```")[0]
+    bundled = Catalog.bundled()
+    assert bundled.lookup("Hamilton") is not None and bundled.lookup("PG") is not None
+    mine = bundled.merge(json.loads(example))
+    assert mine.lookup("AcmeQ").name == "Acme Queue"
+    assert mine.lookup("PG") is None and mine.lookup("Postgres 16").name == "PostgreSQL"
+    assert mine.lookup("Hamilton") is None
+    assert mine.lookup("Render").aliases == ("Render.com",)
