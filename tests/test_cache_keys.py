@@ -149,3 +149,25 @@ def test_the_documented_override_example_does_what_the_table_says() -> None:
     assert mine.lookup("PG") is None and mine.lookup("Postgres 16").name == "PostgreSQL"
     assert mine.lookup("Hamilton") is None
     assert mine.lookup("Render").aliases == ("Render.com",)
+
+
+def test_min_relevance_is_in_the_key_of_extract_db(tmp_path: Path) -> None:
+    """`extract --db --min-relevance` stored under the default key: a later default run
+    said 'already there' and kept what the other threshold had kept."""
+    import subprocess
+    import sys
+
+    page = tmp_path / "post.md"
+    page.write_text(PAGE)
+    db = tmp_path / "s.db"
+    said = []
+    for value in ("0.5", "0", "0"):
+        run = subprocess.run([sys.executable, "-m", "stackextract", "extract", str(page),
+                              "--db", str(db), "--min-relevance", value],
+                             capture_output=True, text=True, timeout=120)
+        assert run.returncode == 0, run.stderr
+        said.append("already there" in run.stderr)
+    assert said == [False, False, True]
+    bad = subprocess.run([sys.executable, "-m", "stackextract", "extract", str(page),
+                          "--min-relevance", "1.5"], capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "1.5" in bad.stderr

@@ -128,6 +128,20 @@ def test_urls_are_fetched_as_written(tmp_path: Path, raw_server: RawPaths) -> No
     assert urls == {raw_server.url(p) for p in AS_WRITTEN}
 
 
+def test_urls_on_stdin_are_fetched_as_written_too(tmp_path: Path, raw_server: RawPaths) -> None:
+    """`batch -` went through the list parser, which normalised each URL before the fetch."""
+    lines = [raw_server.url(p) for p in AS_WRITTEN] + ["# a comment", "", "not a url"]
+    db = tmp_path / "s.db"
+    run = cli("batch", "-", "--db", db, "--backend", "offline", "--no-progress",
+              "--allow-private", "--ignore-robots", "--workers", "1",
+              input="\n".join(lines) + "\n")
+    assert run.returncode == 1, run.stderr  # the line that is no URL is one failure
+    assert "7 extracted, 0 cached, 1 failed" in run.stderr
+    assert sorted(raw_server.targets) == sorted(AS_WRITTEN)
+    urls = {u for (u,) in _rows(db, "SELECT url FROM documents")}
+    assert urls == {raw_server.url(p) for p in AS_WRITTEN}
+
+
 # --- 12. a huge URL list is read as the run goes -------------------------------------------
 
 

@@ -55,13 +55,16 @@ def finish(
 
 
 def stored_config_key(
-    extractor: Extractor, *, strict: bool = False, min_confidence: float = DEFAULT_MIN_CONFIDENCE
+    extractor: Extractor, *, strict: bool = False, min_confidence: float = DEFAULT_MIN_CONFIDENCE,
+    min_relevance: float = DEFAULT_MIN_RELEVANCE,
 ) -> str:
     """The key an extraction is stored and cached under: the extractor's configuration
     (which covers its catalog and data files) plus the output filters when not the defaults."""
     key = str(extractor.config_key())
     if strict or min_confidence != DEFAULT_MIN_CONFIDENCE:
         key += f"-strict{int(strict)}-min{min_confidence:g}"
+    if min_relevance != DEFAULT_MIN_RELEVANCE:
+        key += f"-rel{min_relevance:g}"
     return key
 
 

@@ -281,10 +281,14 @@ class _Sources:
         if not isinstance(raw, Path) and text == "-":  # a URL list on standard input
             from stackextract.sources.urls import parse_url_list
 
+            text_in = sys.stdin.read()
             try:
-                return "stdin", parse_url_list(sys.stdin.read())
+                parse_url_list(text_in)  # the same checks as a file: no URL at all is an error
             except InputError as exc:
                 raise InputError(f"standard input: {exc}") from exc
+            # fetched as written, like the lines of a URL-list file (the key is normalised)
+            return "stdin", [(n, line.strip()) for n, line in enumerate(text_in.splitlines(), 1)
+                             if line.strip() and not line.strip().startswith("#")]
         if not isinstance(raw, Path) and _URL_RE.match(text):
             return "url", text
         path = Path(text).expanduser()
@@ -369,9 +373,7 @@ class _Sources:
             if kind == "url":
                 yield from self._url(plan)
             elif kind == "stdin":
-                for url in plan.urls:
-                    yield from self._url(url)
-                for number, line in plan.invalid:
+                for number, line in plan:
                     yield from self._url(line, f"stdin:{number}")
             elif kind == "file":
                 try:

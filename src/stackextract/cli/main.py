@@ -168,7 +168,7 @@ def clean(source: str, as_json: bool, allow_private: bool, timeout: float) -> No
 @click.option("--allow-private", is_flag=True, help="Allow URLs on private/loopback addresses.")
 @click.option("--timeout", type=click.FloatRange(0.1, 600), default=20.0, show_default=True,
               help="Seconds allowed for fetching a URL.")
-@click.option("--min-relevance", type=float, default=None,
+@click.option("--min-relevance", type=click.FloatRange(0, 1), default=None,
               help="Keep nothing of a page scored less likely than this to be a stack writeup "
                    "(offline backend; default 0.5, 0 keeps every page).")
 @friendly_errors
@@ -199,12 +199,14 @@ def extract(source: str, backend: str | None, model: str | None, base_url: str |
         document = load(source, allow_private=allow_private, timeout=timeout)
         announce_backend(backend, resolved, settings)
         extractor = get_extractor(resolved, **settings)
+        relevance = DEFAULT_MIN_RELEVANCE if min_relevance is None else min_relevance
         stack = process_document(
             document, extractor, strict=strict, min_confidence=threshold,
-            min_relevance=DEFAULT_MIN_RELEVANCE if min_relevance is None else min_relevance,
+            min_relevance=relevance,
         )
         if store is not None:
-            key = stored_config_key(extractor, strict=strict, min_confidence=threshold)
+            key = stored_config_key(extractor, strict=strict, min_confidence=threshold,
+                                    min_relevance=relevance)
             result = store.save(document, stack, config_key=key)
     finally:
         if store is not None:
