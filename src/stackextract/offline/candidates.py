@@ -18,7 +18,7 @@ from stackextract.models import Document
 from stackextract.offline import cues
 from stackextract.offline.prose import code_spans, prose_mask
 from stackextract.offline.sentences import Sentence, split
-from stackextract.offline.unknown import propose_unknown
+from stackextract.offline.unknown import THRESHOLD, propose_unknown, repository_mentions
 
 
 @dataclass
@@ -51,8 +51,11 @@ _CONTINUES_AS_PRODUCT = re.compile(
 )
 
 
-def _title_case(sentence_text: str) -> bool:
-    words = [w for w in re.findall(r"[A-Za-z][\w'-]*", sentence_text) if len(w) > 3]
+def _title_case(sentence_text: str, names: frozenset[str] = frozenset()) -> bool:
+    """A headline ('The Great Stack Server'), not a sentence that lists tools: words that are
+    other tools' mentions (`names`) do not count towards the capitals."""
+    words = [w for w in re.findall(r"[A-Za-z][\w'-]*", sentence_text)
+             if len(w) > 3 and w.casefold() not in names]
     if len(words) < 3:
         return False
     return sum(1 for w in words if w[0].isupper()) / len(words) >= 0.6
@@ -70,6 +73,8 @@ def filter_mentions(mentions: list[Mention], view: str, sentences: list[Sentence
     code_starts = [a for a, _ in code]
     starts = [s.start for s in sentences]
     capitalised = {m.entry.name for m in mentions if not m.text.islower()}
+    unambiguous = frozenset(w.casefold() for m in mentions if not m.entry.ambiguous
+                            for w in re.findall(r"[A-Za-z][\w'-]*", m.text))
     kept: list[tuple[Mention, bool]] = []  # (mention, needs the tool established elsewhere)
     for m in mentions:
         if company and m.text.casefold() == company.casefold():
@@ -92,7 +97,7 @@ def filter_mentions(mentions: list[Mention], view: str, sentences: list[Sentence
                 continue
         provisional = False
         if m.entry.ambiguous and not in_code:
-            if _title_case(s_text) or re.match(r" (?:[A-Z][a-z]|\d{1,4}\b)", after):
+            if _title_case(s_text, unambiguous) or re.match(r" (?:[A-Z][a-z]|\d{1,4}\b)", after):
                 continue  # a title, a longer name ("Stack Server") or a date ("June 2010")
             prefix = view[sentence.start if sentence else 0 : m.start].strip(" \t-*•#>`_[(")
             if not prefix and not _CONTINUES_AS_PRODUCT.match(after):
@@ -212,6 +217,25 @@ def company_of(document: Document, view: str = "") -> str | None:
     return None
 
 
+# 'dockerized', 'Kubernetes-ised': a verb or adjective made from a tool's name
+_DERIVED = re.compile(r"(?<![\w.-])([A-Za-z][A-Za-z0-9]{3,}?)-?i[sz](?:ed|ing|ation)\b")
+
+
+def derived_mentions(view: str, catalog: Catalog, taken: list[Mention]) -> list[Mention]:
+    """Mentions of a tool through a word derived from its name ('we dockerized everything'):
+    the stem must be a catalog name that is no English word, so 'normalized' is not 'Normal'."""
+    spans = [(m.start, m.end) for m in taken]
+    out = []
+    for match in _DERIVED.finditer(view):
+        entry = catalog.lookup(match.group(1))
+        if (entry is None or entry.ambiguous or entry.common_word or entry.code_only
+                or is_common_word(match.group(1).lower())
+                or any(a < match.end() and match.start() < b for a, b in spans)):
+            continue
+        out.append(Mention(match.start(), match.end(), match.group(0), entry))
+    return out
+
+
 @dataclass
 class Candidates:
     """One document's candidate mentions, sentence by sentence."""
@@ -232,17 +256,25 @@ class Candidates:
         return dict(found)
 
 
-def find_candidates(document: Document, catalog: Catalog, *, unknown: bool = True) -> Candidates:
-    """The mentions of `document` that read like products, with the cues around each."""
+def find_candidates(document: Document, catalog: Catalog, *, unknown: bool = True,
+                    unknown_threshold: float = THRESHOLD) -> Candidates:
+    """The mentions of `document` that read like products, with the cues around each
+    (unknown names proposed from `unknown_threshold` up)."""
     text = document.text
     view = prose_mask(text)
     sentences = split(view)
     company = company_of(document, view)
     mentions = filter_mentions(catalog.find_mentions(view), view, sentences, company)
+    derived = derived_mentions(view, catalog, mentions)
+    if unknown:
+        derived += repository_mentions(text, catalog, mentions)
+    if derived:
+        mentions = sorted([*mentions, *derived], key=lambda m: m.start)
     if unknown:
         known = {(m.start, m.end) for m in mentions}
         mentions += [
-            m for m in propose_unknown(view, sentences, catalog, text, mentions)
+            m for m in propose_unknown(view, sentences, catalog, text, mentions,
+                                      threshold=unknown_threshold)
             if not any(a <= m.start < b for a, b in known)
             and not (company and m.text.casefold() == company.casefold())
         ]

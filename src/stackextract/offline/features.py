@@ -16,7 +16,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
 
-from stackextract.catalog.vocabulary import common_words
+from stackextract.catalog.vocabulary import CatalogEntry, common_words
 from stackextract.offline import cues
 from stackextract.offline.candidates import Candidates, Hit, SentenceInfo
 
@@ -148,12 +148,37 @@ def _hit_features(ctx: Context, info: SentenceInfo, hit: Hit, f: Features) -> No
         _add(f, "in_list_heading")
 
 
+_REGISTRIES = frozenset({"pypi", "npm", "debian"})
+
+
+def _entry_features(entry: CatalogEntry, f: Features) -> None:
+    """What the catalog build or the recogniser knows of a name, as features: which kinds of
+    list it came from and how popular it is, or the recogniser's signals and score."""
+    if not entry.known:
+        for signal in entry.sources[1:]:
+            _add(f, f"signal={signal}")
+        _add(f, f"recogniser={_bucket(entry.popularity, (0.4, 0.55, 0.7, 0.85))}")
+        return
+    sources = set(entry.sources)
+    _add(f, f"sources={min(len(sources), 4)}")
+    _add(f, f"popularity={_bucket(entry.popularity, (0.2, 0.4, 0.6, 0.8))}")
+    if "curated" in sources:
+        _add(f, "curated")
+    if sources and sources <= _REGISTRIES:
+        _add(f, "registry_only")
+    if entry.common_word:
+        _add(f, "common_word")
+    if entry.code_only:
+        _add(f, "code_only")
+
+
 def tool_features(ctx: Context, hits: list[Hit]) -> Features:
     """Features of one candidate tool, summed over all its mentions (log-scaled)."""
     f: Features = {}
     entry = hits[0].mention.entry
     _add(f, f"cat={entry.category.value}")
     _add(f, "known" if entry.known else "unknown")
+    _entry_features(entry, f)
     if entry.ambiguous:
         _add(f, "ambiguous")
     if entry.generic:

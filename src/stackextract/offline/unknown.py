@@ -49,6 +49,12 @@ _IS_A = re.compile(
     r"service|daemon|database|server|platform|system|engine|language|gem|package|crate|plugin|"
     r"module|toolkit|runtime|client|driver|formatter|linter|proxy|queue|api|sdk|cli)\b"
 )
+# "the Mongoid ORM adapter", "Expecta matchers": a name followed by the kind of thing it is
+_NOUN = re.compile(
+    r"(?<![\w.-])([A-Z][A-Za-z0-9]+(?:[.-][A-Za-z0-9]+)*) (?:ORM|adapter|library|gem|"
+    r"framework|plugin|driver|client|crate|package|module|matchers?|toolkit|SDK|CLI|daemon|"
+    r"bindings?|wrapper|extension|middleware|runtime|formatter|linter)s?\b"
+)
 _SHAPE = re.compile(
     r"(?<![\w./-])(?:[A-Z]?[a-z]+[A-Z][A-Za-z0-9]*|[A-Z]{2,}[a-z][A-Za-z0-9]*|"
     r"[A-Za-z][A-Za-z0-9]*\.(?:js|rs|io|py|net|sh)|[A-Za-z]+[0-9]+[A-Za-z0-9]*)(?![\w/-])"
@@ -80,6 +86,7 @@ THRESHOLD = 0.55
 # one strong signal suffices (a cue, a link to the project, a list of tools); the shape of a
 # name, an enumeration with tools, a non-word and a second mention only add up
 CUE, LINK, LIST, SHAPE, COINED, ENUM, REPEAT, VENDOR = 0.6, 0.6, 0.55, 0.25, 0.1, 0.3, 0.1, 0.45
+NOUN = 0.45  # with a coined name (+COINED) it is enough on its own
 OWN_LINK, OWN_ACCOUNT_LINKS = 0.3, 3
 _STRONG = frozenset({"link", "cue", "list"})
 VENDOR_PRODUCTS = 15  # a first word shared by this many catalog names is a vendor's
@@ -111,9 +118,12 @@ class _Candidate:
     signals: set[str] | None = None
 
 
-def _entry(name: str, confidence: float) -> CatalogEntry:
+def _entry(name: str, confidence: float, signals: frozenset[str] = frozenset()) -> CatalogEntry:
+    """An entry for a proposed name: its sources are the recogniser and the signals that gave
+    it, so that the learned tool model reads the evidence, not only the summed score."""
     return CatalogEntry(name=name, category=Category.other, known=False, case_sensitive=True,
-                        popularity=round(confidence, 2), sources=("recogniser",))
+                        popularity=round(confidence, 2),
+                        sources=("recogniser", *sorted(signals)))
 
 
 def _clean(name: str) -> str | None:
@@ -140,13 +150,26 @@ def _link_names_it(name: str, url: str) -> bool:
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
     labels = [label for label in host.split(".") if label not in _GENERIC_HOST_LABELS]
-    if len(name.split()) == 1 and labels and squash(labels[-1]) in keys:
+    # the site's own name: the label before the public suffix (`mongoid.org`), or the first
+    # label of a project page on a code host (`rack.github.io`)
+    own = labels[0] if _PROJECT_HOSTS.search(host) and len(labels) >= 2 else (
+        labels[-1] if labels else "")
+    if len(name.split()) == 1 and own and squash(own) in keys:
         return True
     identifier = re.fullmatch(_IDENT, name) is not None or _SHAPE.fullmatch(name) is not None
     if _PROJECT_HOSTS.search(host) or identifier:
         segments = [s for s in parts.path.split("/") if s]
         return any(squash(s) in keys for s in segments[:3])
     return False
+
+
+def _repository(url: str) -> str | None:
+    """'tonic' for https://github.com/hyperium/tonic (a repository's own page, nothing below)."""
+    parts = urlsplit(url)
+    segments = [seg for seg in parts.path.split("/") if seg]
+    if _PROJECT_HOSTS.search((parts.hostname or "").lower()) and len(segments) == 2:
+        return segments[1]
+    return None
 
 
 def _account(url: str) -> str | None:
@@ -181,6 +204,7 @@ def _links(text: str) -> list[tuple[str, int, str]]:
     """(link text, its offset, target) for inline links and reference links
     (`[Ezel][]`, `[muraljs][mural]` with `[mural]: https://...` below)."""
     found = [(m.group(1), m.start(1), m.group(2)) for m in _LINK.finditer(text)]
+    found += [(m.group(2), m.start(2), m.group(1)) for m in _HTML_LINK.finditer(text)]
     targets = {m.group(1).strip().casefold(): m.group(2) for m in _REF_DEF.finditer(text)}
     for m in _REF_USE.finditer(text):
         url = targets.get((m.group(2) or m.group(1)).strip().casefold())
@@ -189,6 +213,9 @@ def _links(text: str) -> list[tuple[str, int, str]]:
     return found
 
 
+# raw HTML anchors left in a Markdown page: <a href="https://github.com/hyperium/tonic">tonic</a>
+_HTML_LINK = re.compile(r"<a\s[^>]*?href=[\"'](https?://[^\"'\s>]+)[\"'][^>]*>([^<\n]{2,60})</a>",
+                        re.I)
 _REF_DEF = re.compile(r"^[ \t]{0,3}\[([^\]\n]+)\]:[ \t]*<?(https?://[^\s>]+)", re.M)
 _REF_USE = re.compile(r"\[([^\]\n]{2,60})\]\[([^\]\n]*)\]")
 
@@ -246,6 +273,10 @@ def score_unknown(view: str, sentences: list[Sentence], catalog: Catalog,
             cand.signals.add(signal)
             cand.score += weight
 
+    for match in _NOUN.finditer(view):
+        name = _clean(match.group(1))
+        if name and not is_common_word(name):
+            add(name, match.start(1), "noun", NOUN)
     for pattern in (_CUE, _CALLED, _IS_A):
         for match in pattern.finditer(view):
             name = _clean(match.group(1))
@@ -254,6 +285,11 @@ def score_unknown(view: str, sentences: list[Sentence], catalog: Catalog,
     links = _links(text)
     own = _own_account(links)
     for label, offset, url in links:
+        if label.strip() == url:  # a bare repository URL in a table of libraries
+            repo = _repository(url)
+            if repo and re.fullmatch(_ANY_NAME + r"|[a-z][a-z0-9]*", repo):
+                add(repo, text.find(repo, offset + len(url) - len(repo) - 1), "repo-url", LINK)
+            continue
         name = _clean(label)
         if name and _link_names_it(name, url) and len(name.split()) <= 3:
             if own and _account(url) == own:
@@ -320,18 +356,52 @@ def score_unknown(view: str, sentences: list[Sentence], catalog: Catalog,
     return out
 
 
+_DESCRIPTIVE = re.compile(r"[a-z][a-z -]{2,40}")
+
+
+def repository_mentions(text: str, catalog: Catalog, taken: list[Mention]) -> list[Mention]:
+    """Tools named only by the repository a link points at: `[stubbed network
+    responses](https://github.com/AliSoftware/OHHTTPStubs)`, or a bare repository URL in a
+    table of libraries. The mention is the link's text; the tool is the repository's name
+    (its catalog entry where it has one). An own-account repository is left to the rest."""
+    spans = [(m.start, m.end) for m in taken]
+    links = _links(text)
+    own = _own_account(links)
+    out: list[Mention] = []
+    for label, offset, url in links:
+        repo = _repository(url)
+        bare = label.strip() == url
+        if repo is None or (own and _account(url) == own) or len(repo) < 3:
+            continue
+        if not bare and (not _DESCRIPTIVE.fullmatch(label.strip())
+                         or squash(repo) in squash(label)):
+            continue
+        end = offset + len(label)
+        if any(a < end and offset < b for a, b in spans):
+            continue
+        entry = catalog.lookup(repo)
+        if entry is None:
+            entry = _entry(repo, LINK, frozenset({"repo-url" if bare else "repo-link"}))
+        out.append(Mention(offset, end, label, entry))
+    return out
+
+
 def propose_unknown(view: str, sentences: list[Sentence], catalog: Catalog,
                     text: str | None = None,
-                    known: list[Mention] | None = None) -> list[Mention]:
+                    known: list[Mention] | None = None, *,
+                    threshold: float = THRESHOLD) -> list[Mention]:
     """Mentions of product-like names that the catalog does not know, each carrying its
-    score as `entry.popularity` (the recogniser's confidence), and of word-like catalog names
-    ('Quick', `code_only` 'Moya') that a link, a cue or a list of tools vouches for."""
+    score as `entry.popularity` (the recogniser's confidence) and its signals in
+    `entry.sources`, and of word-like catalog names ('Quick', `code_only` 'Moya') that a link,
+    a cue or a list of tools vouches for. (Asking for weaker names, `threshold` 0.3 or 0.45,
+    and letting the learned tool model decide on their signals measured worse in
+    cross-validation: docs/quality.md.)"""
     text = view if text is None else text
     proposals: list[Mention] = []
     for scored in score_unknown(view, sentences, catalog, text, known):
-        if scored.score < THRESHOLD:
+        if scored.score < threshold:
             continue
-        entry = scored.entry or _entry(scored.name, scored.score)
+        entry = scored.entry or _entry(scored.name, scored.score, scored.signals)
         proposals.extend(Mention(a, b, text[a:b], entry) for a, b in scored.spans)
     proposals.sort(key=lambda m: m.start)
     return proposals
