@@ -47,7 +47,7 @@ STATUSES = [s.value for s in Status]
 # its best out-of-fold score is right 4 times in 10, and that is where it is set
 THRESHOLDS = {"tool": 0.5, "reason": 0.2, "regret": 0.2, "migration": 0.2,
               "would_instead": 0.35}
-C = {"tool": 0.5, "status": 0.5, "reason": 0.03, "regret": 0.1, "would_instead": 1.0,
+C = {"tool": 0.5, "status": 0.5, "reason": 0.1, "regret": 0.1, "would_instead": 1.0,
      "migration": 0.5, "relevance": 0.3}
 BINARY = ("tool", "reason", "regret", "would_instead", "migration", "relevance")
 MIN_COUNT = 2  # a feature seen in fewer training examples is not kept

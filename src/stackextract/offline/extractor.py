@@ -160,7 +160,8 @@ def decide(feat: Featurized, model: OfflineModel, *, relevance: float | None = N
             confidence=round(p, 3), in_catalog=entry.known,
             evidence=[Evidence(quote=q) for q in evidence],
         )
-    reasons, regrets = decide_opinions(model, feat.opinions, set(tools))
+    reasons, regrets = decide_opinions(model, feat.opinions, set(tools),
+                                       feat.found.infos, feat.found.document.text)
     migrations = decide_migrations(model, feat.migrations, set(tools))
     return Stack(
         source=feat.found.document.to_source(),

@@ -15,6 +15,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
+from importlib import resources
 
 from stackextract.catalog.vocabulary import CatalogEntry, common_words
 from stackextract.offline import cues
@@ -207,7 +208,7 @@ def tool_features(ctx: Context, hits: list[Hit]) -> Features:
 
 
 # -- opinions ------------------------------------------------------------------------------
-_PRONOUN_START = re.compile(
+PRONOUN_START = re.compile(
     r"^\W*(?:it|its|it's|it’s|this|they|that|these|the (?:tool|library|framework|service|"
     r"platform|database|product))\b",
     re.I,
@@ -216,48 +217,87 @@ _PRONOUN_START = re.compile(
 
 @dataclass
 class OpinionCandidate:
-    """A sentence and a tool it may be about (named in it, or carried from the sentence before)."""
+    """A sentence and a tool it may be about: named in it, carried from a sentence before,
+    named in the heading (or title line) above it, or named in the document's title."""
 
     info: SentenceInfo
     tool: str
     carried: bool
     features: Features
+    source: str = "named"  # named | carried | heading | title
+
+
+def _title_tools(ctx: Context, tools: set[str]) -> list[str]:
+    title = (ctx.found.document.title or "").casefold()
+    if not title:
+        return []
+    return sorted(name for name, hits in ctx.found.hits_by_tool().items()
+                  if name in tools and any(h.mention.text.casefold() in title for h in hits))
 
 
 def opinion_candidates(ctx: Context, tools: set[str]) -> list[OpinionCandidate]:
-    """(sentence, tool) pairs for the reason and regret models, among the tools in `tools`."""
+    """(sentence, tool) pairs for the reason and regret models, among the tools in `tools`.
+
+    Gold opinions often leave the tool to the context ("It was easy to pick up." under a
+    heading naming it, in a writeup about it), so besides the tools a sentence names it is
+    paired with the tools of the sentence before, of its heading and of the page title; the
+    models learn how far to trust each source (the `src=` features).
+    """
     out: list[OpinionCandidate] = []
     topic: list[str] = []
     topic_block = -1
     age = 0
+    heading: list[str] = []
+    title = _title_tools(ctx, tools)
+    mentions = {name: len(hits) for name, hits in ctx.found.hits_by_tool().items()}
+    top = max(mentions.values(), default=0)
     for info in ctx.found.infos:
         kind = info.sentence.kind
-        if kind == "heading":
-            topic, age = [], 0
-            continue
         named = list(dict.fromkeys(h.mention.entry.name for h in info.hits
                                    if h.mention.entry.name in tools))
-        pairs: list[tuple[str, bool]] = [(n, False) for n in named]
+        if kind == "heading":
+            topic, age, heading = [], 0, named
+            continue
+        if kind == "fragment" and named:
+            heading = named
+        pairs: dict[str, str] = {n: "named" for n in named}
         if not named and topic and age <= 2 and (
             info.sentence.block == topic_block
-            or (info.sentence.block == topic_block + 1 and _PRONOUN_START.match(info.text))
+            or (info.sentence.block == topic_block + 1 and PRONOUN_START.match(info.text))
         ):
-            pairs = [(n, True) for n in topic[:2]]
+            for n in topic[:2]:
+                pairs.setdefault(n, "carried")
+        for n in heading[:3]:
+            pairs.setdefault(n, "heading")
+        for n in title[:3]:
+            pairs.setdefault(n, "title")
         if named:
             topic, age, topic_block = named, 0, info.sentence.block
         else:
             age += 1
-        if not pairs or len(info.text.split()) < 3:
+        if not pairs or len(info.text.split()) < 3 or kind == "fragment":
             continue
         base = _sentence_features(ctx, info)
-        for name, carried in pairs:
+        for name, source in pairs.items():
+            carried = source != "named"
             f = dict(base)
             hit = next((h for h in info.hits if h.mention.entry.name == name), None)
             f["carried" if carried else "named"] = 1.0
+            f[f"src={source}"] = 1.0
+            f[f"src={source}_named={min(len(named), 2)}"] = 1.0
+            if name in heading:
+                f["in_heading"] = 1.0
+            if name in title:
+                f["in_title"] = 1.0
+            n = mentions.get(name, 0)
+            f[f"tool_mentions={_bucket(n, (2, 4, 8, 16))}"] = 1.0
+            if n == top:
+                f["most_mentioned"] = 1.0
             if carried:
-                f[f"age={age}"] = 1.0
-                if _PRONOUN_START.match(info.text):
+                f[f"age={min(age, 4)}"] = 1.0
+                if PRONOUN_START.match(info.text):
                     f["pronoun_start"] = 1.0
+                    f[f"pronoun_start_{source}"] = 1.0
                 for tok in set(tokens(info.skeleton)):
                     f[f"c={tok}"] = 1.0
             if hit is not None:
@@ -269,16 +309,58 @@ def opinion_candidates(ctx: Context, tools: set[str]) -> list[OpinionCandidate]:
                 split = cues.CONTRAST.search(info.skeleton)
                 if split:
                     where = info.skeleton.find(f"<{hit.marker}>")
-                    f["tool_after_contrast" if where > split.start() else
-                      "tool_before_contrast"] = 1.0
+                    after = where > split.start()
+                    f["tool_after_contrast" if after else "tool_before_contrast"] = 1.0
+                    # the opinion of the tool's own clause ("A is fast, but B is clunky")
+                    clause = (info.skeleton[split.end():] if after
+                              else info.skeleton[: split.start()])
+                    _lexicon_features(tokens(clause), f, "clause_")
                 for cue in hit.cues:
                     f[f"cue={cue}"] = 1.0
-                for tok in set(toks[max(0, pos - WINDOW) : pos + WINDOW + 1]):
+                window = toks[max(0, pos - WINDOW) : pos + WINDOW + 1]
+                for tok in set(window):
                     f[f"w={tok}"] = 1.0
+                _lexicon_features(window, f, "near_")
                 for tok in set(toks):
                     f[f"t={tok}"] = 1.0
-            out.append(OpinionCandidate(info, name, carried, f))
+            out.append(OpinionCandidate(info, name, carried, f, source))
     return out
+
+
+@lru_cache(maxsize=1)
+def opinion_words() -> dict[str, float]:
+    """General opinion words and their valence (data/opinion_words.tsv, from VADER): word
+    classes that carry over to blogs whose words the 35 writeups never used."""
+    text = resources.files("stackextract").joinpath("data/opinion_words.tsv").read_text("utf-8")
+    out = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            word, value = line.split("\t")
+            out[word] = float(value)
+    return out
+
+
+def _lexicon_features(toks: list[str], f: Features, prefix: str = "") -> None:
+    words = opinion_words()
+    pos = neg = 0
+    total = 0.0
+    for i, tok in enumerate(toks):
+        value = words.get(tok.replace("\u2019", "'"))
+        if value is None:
+            continue
+        if _NEGATION & set(toks[max(0, i - 3) : i]):
+            value = -value * 0.7
+            f[f"{prefix}negated_{'pos' if value < 0 else 'neg'}"] = 1.0
+        total += value
+        if value > 0:
+            pos += 1
+        else:
+            neg += 1
+    f[f"{prefix}lex_pos={min(pos, 3)}"] = 1.0
+    f[f"{prefix}lex_neg={min(neg, 3)}"] = 1.0
+    f[f"{prefix}lex_sum={_bucket(total, (-4, -1.5, -0.01, 0.01, 1.5, 4))}"] = 1.0
+    if pos and neg:
+        f[f"{prefix}lex_mixed"] = 1.0
 
 
 def _sentence_features(ctx: Context, info: SentenceInfo) -> Features:
@@ -301,6 +383,7 @@ def _sentence_features(ctx: Context, info: SentenceInfo) -> Features:
     if cues.WOULD_INSTEAD.search(info.skeleton):
         f["would_instead"] = 1.0
     toks = tokens(info.skeleton)
+    _lexicon_features(toks, f)
     for tok in set(toks):
         f[f"s={tok}"] = 1.0
     for a, b in itertools.pairwise(toks):

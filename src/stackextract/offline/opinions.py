@@ -9,11 +9,13 @@ the words the text puts right after a tool it uses ("Postgres as an indexing lay
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from stackextract.models import Evidence, Reason, Regret
 from stackextract.offline import cues
 from stackextract.offline.candidates import Hit, SentenceInfo
 from stackextract.offline.features import (
+    PRONOUN_START,
     Context,
     Features,
     OpinionCandidate,
@@ -66,10 +68,41 @@ def would_instead_candidates(info: SentenceInfo, target: str) -> list[tuple[Hit,
     return out
 
 
+def passage(cand: OpinionCandidate, infos: Sequence[SentenceInfo]) -> list[SentenceInfo]:
+    """The sentences an opinion's evidence covers: its sentence, the sentence before when the
+    tool was carried from there (the evidence then names the tool it is about), and the next
+    sentence of the paragraph when that one goes on about it ("It was easy to pick up.")."""
+    i = cand.info.sentence.index
+    if i >= len(infos) or infos[i] is not cand.info:
+        return [cand.info]
+
+    def same_paragraph(j: int) -> bool:
+        return (0 <= j < len(infos) and infos[j].sentence.block == cand.info.sentence.block
+                and infos[j].sentence.kind not in ("heading", "fragment"))
+
+    out = [cand.info]
+    if cand.source == "carried" and same_paragraph(i - 1):
+        out.insert(0, infos[i - 1])
+    if same_paragraph(i + 1):
+        names = {h.mention.entry.name for h in infos[i + 1].hits}
+        if (not names or cand.tool in names) and PRONOUN_START.match(infos[i + 1].text):
+            out.append(infos[i + 1])
+    return out
+
+
+def passage_quote(sentences: list[SentenceInfo], text: str) -> str:
+    if len(sentences) == 1:
+        return quote(sentences[0])
+    q = text[sentences[0].sentence.start : sentences[-1].sentence.end].strip()
+    return q if len(q) <= MAX_QUOTE else q[:MAX_QUOTE].rsplit(" ", 1)[0]
+
+
 def decide_opinions(
-    model: OfflineModel, candidates: list[OpinionCandidate], tools: set[str]
+    model: OfflineModel, candidates: list[OpinionCandidate], tools: set[str],
+    infos: Sequence[SentenceInfo] = (), text: str = "",
 ) -> tuple[list[Reason], list[Regret]]:
-    """The reasons and regrets the models find, at most one of each per sentence."""
+    """The reasons and regrets the models find, at most one of each per sentence; the evidence
+    is the sentence's passage (`passage`) when the document's sentences and text are given."""
     best: dict[tuple[int, str], tuple[float, OpinionCandidate]] = {}
     for cand in candidates:
         if cand.tool not in tools:
@@ -82,16 +115,17 @@ def decide_opinions(
     reasons: list[Reason] = []
     regrets: list[Regret] = []
     for (_, kind), (p, cand) in sorted(best.items(), key=lambda kv: kv[0]):
-        evidence = [Evidence(quote=quote(cand.info))]
-        text = summary(cand.info.text)
+        q = passage_quote(passage(cand, infos), text) if text else quote(cand.info)
+        evidence = [Evidence(quote=q)]
+        summary_text = summary(cand.info.text)
         if kind == "reason":
-            reasons.append(Reason(tool=cand.tool, text=text, confidence=round(p, 3),
+            reasons.append(Reason(tool=cand.tool, text=summary_text, confidence=round(p, 3),
                                   evidence=evidence))
         else:
             scored = [(model.would_instead(f), h.mention.entry.name)
                       for h, f in would_instead_candidates(cand.info, cand.tool)]
             top = max(scored, default=(0.0, None))
-            regrets.append(Regret(tool=cand.tool, text=text, confidence=round(p, 3),
+            regrets.append(Regret(tool=cand.tool, text=summary_text, confidence=round(p, 3),
                                   would_instead=top[1] if top[0] >= model.threshold(
                                       "would_instead") else None,
                                   evidence=evidence))
