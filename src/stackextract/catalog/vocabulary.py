@@ -12,7 +12,7 @@ import json
 import os
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -98,24 +98,26 @@ def squash(name: str) -> str:
     return _NOT_ALNUM.sub("", name.casefold())
 
 
-@dataclass
 class Catalog:
-    """Canonical names and aliases; `find_mentions` scans a text for them."""
+    """Canonical names and aliases; `find_mentions` scans a text for them.
 
-    entries: list[CatalogEntry]
-    _by_key: dict[str, list[tuple[CatalogEntry, str]]] = field(init=False, repr=False)
-    _squashed: dict[str, CatalogEntry] | None = field(init=False, repr=False, default=None)
-    _max_tokens: int = field(init=False, repr=False)
-    _first_tokens: frozenset[str] = field(init=False, repr=False)
-    _fingerprint: str | None = field(init=False, repr=False, default=None)
+    Built from entries, or (the bundled catalog) read from the prebuilt index that
+    scripts/build_catalog.py writes next to catalog.json: then an entry is made from its
+    line of catalog.json on first use, and a spelling's owners when a text first has it,
+    so a one-shot command does not build 20,000 entries and their keys to use a hundred.
+    """
 
-    def __post_init__(self) -> None:
-        # ~19,000 entries and ~23,000 spellings: this loop is most of the catalog's load time,
-        # so it keeps to local names and one regex call per spelling.
+    def __init__(self, entries: Iterable[CatalogEntry] = ()) -> None:
+        self._entries: list[CatalogEntry] | None = list(entries)
+        self._index: _Index | None = None
+        self._squashed: dict[str, CatalogEntry] | None = None
+        self._fingerprint: str | None = None
+        # ~19,000 entries and ~23,000 spellings: this loop is most of the catalog's build
+        # time, so it keeps to local names and one regex call per spelling.
         by_key: dict[str, list[tuple[CatalogEntry, str]]] = {}
         findall = TOKEN_RE.findall
         longest = 0
-        for entry in self.entries:
+        for entry in self._entries:
             for spelling in (entry.name, *entry.aliases):
                 tokens = [spelling] if spelling.isalnum() else findall(spelling)
                 if not tokens:
@@ -131,19 +133,55 @@ class Catalog:
         self._max_tokens = max(1, min(MAX_NGRAM, longest))
         self._first_tokens = frozenset(key.split(" ", 1)[0] for key in by_key)
 
+    @classmethod
+    def _from_index(cls, index: _Index) -> Catalog:
+        """The catalog an index describes, with nothing built yet (see `_Index`)."""
+        catalog = cls()
+        catalog._entries = None
+        catalog._index = index
+        catalog._max_tokens = index.max_tokens
+        catalog._first_tokens = index.first_tokens
+        return catalog
+
     @property
-    def _by_squash(self) -> dict[str, CatalogEntry]:
-        """Squashed spelling -> entry, built on the first lookup that needs it (the matcher
-        never does, so loading stays cheap)."""
+    def entries(self) -> list[CatalogEntry]:
+        """Every entry, in the catalog's order (made all at once here for an indexed one)."""
+        if self._entries is None:
+            assert self._index is not None
+            self._entries = [self._index.entry(i) for i in range(self._index.size)]
+        return self._entries
+
+    def names(self) -> list[str]:
+        """Every entry's canonical name, in order (without making the entries)."""
+        if self._entries is None and self._index is not None:
+            return self._index.names
+        return [e.name for e in self.entries]
+
+    def _candidates(self, key: str) -> list[tuple[CatalogEntry, str]] | None:
+        """The (entry, spelling) pairs whose spelling has this folded token key."""
+        found = self._by_key.get(key)
+        if found is None and self._index is not None:
+            found = self._index.owners(key)
+            if found is not None:
+                self._by_key[key] = found
+        return found
+
+    def _by_squash(self, key: str) -> CatalogEntry | None:
+        """The entry with this squashed spelling; the map is built on the first lookup that
+        needs it (the matcher never does, so loading stays cheap)."""
+        if self._index is not None:
+            return self._index.squashed(key)
         if self._squashed is None:
             squashed: dict[str, CatalogEntry] = {}
             for entry in self.entries:
                 for spelling in entry.spellings:
                     squashed.setdefault(squash(spelling), entry)
             self._squashed = squashed
-        return self._squashed
+        return self._squashed.get(key)
 
     def __len__(self) -> int:
+        if self._entries is None and self._index is not None:
+            return self._index.size
         return len(self.entries)
 
     @property
@@ -257,11 +295,11 @@ class Catalog:
         """The entry whose name or alias is `name` (case-insensitive, punctuation-tolerant)."""
         if not name:
             return None
-        found = self._by_key.get(_key(name))
+        found = self._candidates(_key(name))
         if found:
             return found[0][0]
         key = squash(name)
-        return self._by_squash.get(key) if key else None
+        return self._by_squash(key) if key else None
 
     def canonical(self, name: str) -> str:
         entry = self.lookup(name)
@@ -311,7 +349,7 @@ class Catalog:
         while reach < limit and joined[i + reach - 1]:
             reach += 1
         for size in range(reach, 0, -1):
-            candidates = self._by_key.get(" ".join(folded[i : i + size]))
+            candidates = self._candidates(" ".join(folded[i : i + size]))
             if not candidates:
                 continue
             start, end = tokens[i].start(), tokens[i + size - 1].end()
@@ -322,7 +360,7 @@ class Catalog:
         return 0
 
     def _match(self, surface: str) -> CatalogEntry | None:
-        candidates = self._by_key.get(_key(surface))
+        candidates = self._candidates(_key(surface))
         return _pick(candidates, surface) if candidates else None
 
     def _match_hyphen_prefix(self, token: str) -> tuple[str, CatalogEntry | None]:
@@ -454,11 +492,148 @@ def _read_records(path: Path) -> list[dict[str, Any]]:
             for i, record in enumerate(data)]
 
 
+CATALOG_FILE = "data/catalog.json"
+INDEX_FILE = "data/catalog_index.txt"  # written by scripts/build_catalog.py (render_index)
+_INDEX_HEADER = "stackextract catalog index 1"
+
+
+def _record_lines(text: str) -> list[str] | None:
+    """catalog.json's records, one JSON text each, when the file is one record a line
+    (as scripts/build_catalog.py writes it); None when it is laid out otherwise."""
+    if not (text.startswith("[\n") and text.endswith("\n]\n")):
+        return None
+    body = text[2:-3]
+    return body.split(",\n") if body else []
+
+
+def _one_record_a_line(raw: bytes, n_entries: int) -> bool:
+    """catalog.json (its bytes) is laid out as `_record_lines` reads it, with this many."""
+    return (raw.startswith(b"[\n") and raw.endswith(b"\n]\n")
+            and raw.count(b"\n") == n_entries + 2)
+
+
+class _Index:
+    """The bundled catalog's keys, precomputed: what `Catalog.__init__` would build, stored
+    as lines (data/catalog_index.txt) that load with a few `str.split` calls.
+
+    Layout after the header line (`<header> <catalog sha> <entries> <keys> <first tokens>
+    <squashed> <max tokens>`): the folded key of each spelling, one a line; the owners of
+    each key (`entry<TAB>spelling<TAB>...`, entry numbers into catalog.json); the first
+    tokens; the squashed spellings; their entry numbers on one line; the entry names.
+    """
+
+    def __init__(self, text: str, raw: bytes, max_tokens: int, counts: list[int]) -> None:
+        self._raw = raw  # catalog.json: entry i is made from its line i + 1
+        self._lines: list[bytes] | None = None
+        n_entries, n_keys, n_first, n_squash = counts
+        self.size = n_entries
+        rows = text.split("\n")
+        at = 1
+        keys = rows[at : at + n_keys]
+        at += n_keys
+        self._owner_rows = rows[at : at + n_keys]
+        at += n_keys
+        self.first_tokens = frozenset(rows[at : at + n_first])
+        at += n_first
+        self._squash_keys = rows[at : at + n_squash]
+        self._squash_ids = rows[at + n_squash]
+        at += n_squash + 1
+        self.names = rows[at : at + n_entries]
+        self._rows = dict(zip(keys, range(n_keys)))
+        self._squashed: dict[str, int] | None = None
+        self._made: list[CatalogEntry | None] = [None] * n_entries
+        self.max_tokens = max_tokens
+
+    def entry(self, i: int) -> CatalogEntry:
+        made = self._made[i]
+        if made is None:
+            if self._lines is None:  # split on the first entry a text needs
+                body = self._raw[2:-3]
+                self._lines = body.split(b",\n") if body else []
+            made = self._made[i] = _entry(json.loads(self._lines[i]))
+        return made
+
+    def owners(self, key: str) -> list[tuple[CatalogEntry, str]] | None:
+        row = self._rows.get(key)
+        if row is None:
+            return None
+        parts = self._owner_rows[row].split("\t")
+        return [(self.entry(int(parts[j])), parts[j + 1]) for j in range(0, len(parts), 2)]
+
+    def squashed(self, key: str) -> CatalogEntry | None:
+        if self._squashed is None:
+            ids = map(int, self._squash_ids.split())
+            self._squashed = dict(zip(self._squash_keys, ids))
+        i = self._squashed.get(key)
+        return None if i is None else self.entry(i)
+
+    @classmethod
+    def read(cls, text: str, raw: bytes, digest: str) -> _Index | None:
+        """The index in `text` if it was built from this catalog.json (`digest`) and is
+        well formed; None otherwise (the catalog is then built from its records)."""
+        header, _, _ = text.partition("\n")
+        parts = header.rsplit(" ", 6)
+        if len(parts) != 7 or parts[0] != _INDEX_HEADER or parts[1] != digest:
+            return None
+        try:
+            n_entries, n_keys, n_first, n_squash, max_tokens = (int(x) for x in parts[2:])
+        except ValueError:
+            return None
+        if not _one_record_a_line(raw, n_entries):
+            return None
+        if text.count("\n") != 1 + 2 * n_keys + n_first + n_squash + 1 + n_entries:
+            return None
+        return cls(text, raw, max_tokens, [n_entries, n_keys, n_first, n_squash])
+
+
+def render_index(catalog_text: str) -> str:
+    """The text of data/catalog_index.txt for this catalog.json text: the keys, owners,
+    first tokens and squashed spellings `Catalog` builds from it, written out so that the
+    bundled catalog loads them instead of building them (scripts/build_catalog.py)."""
+    lines = _record_lines(catalog_text)
+    records = json.loads(catalog_text)
+    if lines is None or [json.loads(line) for line in lines] != records:
+        raise ValueError("catalog.json must hold one record a line to be indexed")
+    catalog = Catalog.from_records(records)
+    number = {id(entry): i for i, entry in enumerate(catalog.entries)}
+    keys = list(catalog._by_key)
+    owners = ["\t".join(f"{number[id(e)]}\t{spelling}" for e, spelling in catalog._by_key[k])
+              for k in keys]
+    first = sorted(catalog._first_tokens)
+    squashed: dict[str, int] = {}
+    for i, entry in enumerate(catalog.entries):
+        for spelling in entry.spellings:
+            squashed.setdefault(squash(spelling), i)
+    names = catalog.names()
+    for row in (*keys, *owners, *first, *squashed, *names):
+        if "\n" in row:
+            raise ValueError(f"a catalog spelling holds a line break: {row[:40]!r}")
+    for e in catalog.entries:
+        if any("\t" in s for s in e.spellings):
+            raise ValueError(f"a catalog spelling holds a tab: {e.name[:40]!r}")
+    digest = _digest(catalog_text)
+    header = (f"{_INDEX_HEADER} {digest} {len(records)} {len(keys)} {len(first)} "
+              f"{len(squashed)} {catalog._max_tokens}")
+    rows = [header, *keys, *owners, *first, *squashed,
+            " ".join(str(i) for i in squashed.values()), *names]
+    return "\n".join(rows) + "\n"
+
+
 @lru_cache(maxsize=1)
 def _bundled() -> Catalog:
-    text = resources.files("stackextract").joinpath("data/catalog.json").read_text("utf-8")
-    catalog = Catalog.from_records(json.loads(text))
-    catalog._fingerprint = _digest(text)  # the file's hash: no need to walk 20k entries
+    import hashlib
+
+    package = resources.files("stackextract")
+    raw = package.joinpath(CATALOG_FILE).read_bytes()
+    digest = hashlib.sha256(raw).hexdigest()[:16]  # = _digest of its text
+    index_file = package.joinpath(INDEX_FILE)
+    index = _Index.read(index_file.read_text("utf-8"), raw, digest) \
+        if index_file.is_file() else None
+    if index is not None:
+        catalog = Catalog._from_index(index)
+    else:  # no index, or one built from another catalog.json: build it here (slower)
+        catalog = Catalog.from_records(json.loads(raw.decode("utf-8")))
+    catalog._fingerprint = digest  # the file's hash: no need to walk 20k entries
     return catalog
 
 

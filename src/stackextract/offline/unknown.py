@@ -93,8 +93,8 @@ def _vendors(catalog: Catalog) -> frozenset[str]:
     key = id(catalog)
     if key not in _VENDOR_CACHE:
         counts: dict[str, int] = defaultdict(int)
-        for entry in catalog:
-            words = entry.name.split()
+        for name in catalog.names():  # the names only: no entry is made for this
+            words = name.split()
             if len(words) > 1 and words[0][:1].isupper():
                 counts[words[0]] += 1
         _VENDOR_CACHE.clear()
