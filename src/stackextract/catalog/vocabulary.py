@@ -63,7 +63,7 @@ class Mention:
 def common_words() -> frozenset[str]:
     """Ordinary English words: a tool spelled like one needs more than a lowercase match."""
     text = resources.files("stackextract").joinpath("data/common_words.txt").read_text("utf-8")
-    return frozenset(w.strip().lower() for w in text.splitlines() if w.strip())
+    return frozenset(text.lower().split())  # one word a line (17,000: no loop in Python)
 
 
 def is_common_word(spelling: str) -> bool:
@@ -156,6 +156,13 @@ class Catalog:
         if self._entries is None and self._index is not None:
             return self._index.names
         return [e.name for e in self.entries]
+
+    def name_heads(self) -> dict[str, int]:
+        """How many names of two or more words start with each capitalised first word
+        (a vendor's name starts many): from the index when the catalog has one."""
+        if self._entries is None and self._index is not None:
+            return self._index.heads()
+        return _name_heads(self.names())
 
     def _candidates(self, key: str) -> list[tuple[CatalogEntry, str]] | None:
         """The (entry, spelling) pairs whose spelling has this folded token key."""
@@ -519,7 +526,8 @@ class _Index:
     Layout after the header line (`<header> <catalog sha> <entries> <keys> <first tokens>
     <squashed> <max tokens>`): the folded key of each spelling, one a line; the owners of
     each key (`entry<TAB>spelling<TAB>...`, entry numbers into catalog.json); the first
-    tokens; the squashed spellings; their entry numbers on one line; the entry names.
+    tokens; the squashed spellings; their entry numbers on one line; the entry names; the
+    first words of names (`name_heads`) and their counts on one line.
     """
 
     def __init__(self, text: str, raw: bytes, max_tokens: int, counts: list[int]) -> None:
@@ -539,6 +547,7 @@ class _Index:
         self._squash_ids = rows[at + n_squash]
         at += n_squash + 1
         self.names = rows[at : at + n_entries]
+        self._heads = rows[at + n_entries]
         self._rows = dict(zip(keys, range(n_keys)))
         self._squashed: dict[str, int] | None = None
         self._made: list[CatalogEntry | None] = [None] * n_entries
@@ -559,6 +568,10 @@ class _Index:
             return None
         parts = self._owner_rows[row].split("\t")
         return [(self.entry(int(parts[j])), parts[j + 1]) for j in range(0, len(parts), 2)]
+
+    def heads(self) -> dict[str, int]:
+        parts = self._heads.split()
+        return {parts[j]: int(parts[j + 1]) for j in range(0, len(parts), 2)}
 
     def squashed(self, key: str) -> CatalogEntry | None:
         if self._squashed is None:
@@ -581,9 +594,18 @@ class _Index:
             return None
         if not _one_record_a_line(raw, n_entries):
             return None
-        if text.count("\n") != 1 + 2 * n_keys + n_first + n_squash + 1 + n_entries:
+        if text.count("\n") != 1 + 2 * n_keys + n_first + n_squash + 1 + n_entries + 1:
             return None
         return cls(text, raw, max_tokens, [n_entries, n_keys, n_first, n_squash])
+
+
+def _name_heads(names: Iterable[str]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for name in names:
+        words = name.split()
+        if len(words) > 1 and words[0][:1].isupper():
+            counts[words[0]] = counts.get(words[0], 0) + 1
+    return counts
 
 
 def render_index(catalog_text: str) -> str:
@@ -614,8 +636,9 @@ def render_index(catalog_text: str) -> str:
     digest = _digest(catalog_text)
     header = (f"{_INDEX_HEADER} {digest} {len(records)} {len(keys)} {len(first)} "
               f"{len(squashed)} {catalog._max_tokens}")
+    heads = " ".join(f"{word} {n}" for word, n in _name_heads(names).items())
     rows = [header, *keys, *owners, *first, *squashed,
-            " ".join(str(i) for i in squashed.values()), *names]
+            " ".join(str(i) for i in squashed.values()), *names, heads]
     return "\n".join(rows) + "\n"
 
 

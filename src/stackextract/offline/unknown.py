@@ -92,11 +92,7 @@ def _vendors(catalog: Catalog) -> frozenset[str]:
     read from the catalog, so that no vendor is named in code."""
     key = id(catalog)
     if key not in _VENDOR_CACHE:
-        counts: dict[str, int] = defaultdict(int)
-        for name in catalog.names():  # the names only: no entry is made for this
-            words = name.split()
-            if len(words) > 1 and words[0][:1].isupper():
-                counts[words[0]] += 1
+        counts = catalog.name_heads()  # first word -> how many names start with it
         _VENDOR_CACHE.clear()
         _VENDOR_CACHE[key] = (catalog, frozenset(
             w for w, n in counts.items() if n >= VENDOR_PRODUCTS and not is_common_word(w)
