@@ -129,9 +129,12 @@ class Catalog:
                 else:
                     found.append((entry, spelling))
                 longest = max(longest, len(tokens))
-        self._by_key = by_key
+        # key -> row; the owners of row k are _owners[k] (made on first use when indexed)
+        self._keys: dict[str, int] = dict(zip(by_key, itertools.count()))
+        self._owners: list[list[tuple[CatalogEntry, str]] | None] = list(by_key.values())
         self._max_tokens = max(1, min(MAX_NGRAM, longest))
         self._first_tokens = frozenset(key.split(" ", 1)[0] for key in by_key)
+        self._prefixes = _prefixes(by_key)
 
     @classmethod
     def _from_index(cls, index: _Index) -> Catalog:
@@ -139,8 +142,11 @@ class Catalog:
         catalog = cls()
         catalog._entries = None
         catalog._index = index
+        catalog._keys = index.rows
+        catalog._owners = [None] * len(index.rows)
         catalog._max_tokens = index.max_tokens
         catalog._first_tokens = index.first_tokens
+        catalog._prefixes = index.prefixes
         return catalog
 
     @property
@@ -166,11 +172,14 @@ class Catalog:
 
     def _candidates(self, key: str) -> list[tuple[CatalogEntry, str]] | None:
         """The (entry, spelling) pairs whose spelling has this folded token key."""
-        found = self._by_key.get(key)
-        if found is None and self._index is not None:
-            found = self._index.owners(key)
-            if found is not None:
-                self._by_key[key] = found
+        row = self._keys.get(key)
+        return None if row is None else self._owners_at(row)
+
+    def _owners_at(self, row: int) -> list[tuple[CatalogEntry, str]]:
+        found = self._owners[row]
+        if found is None:
+            assert self._index is not None
+            found = self._owners[row] = self._index.owners(row)
         return found
 
     def _by_squash(self, key: str) -> CatalogEntry | None:
@@ -325,12 +334,38 @@ class Catalog:
         tokens = tokenize(text)
         n = len(tokens)
         folded = [token.group(0).casefold() for token in tokens]
-        # joined[k]: tokens k and k+1 may belong to one name (only spaces, no blank line between)
-        joined = [_joins(text[a.end() : b.start()]) for a, b in itertools.pairwise(tokens)]
+        first_tokens, keys, prefixes = self._first_tokens, self._keys, self._prefixes
+        max_tokens = self._max_tokens
         mentions: list[Mention] = []
         i = 0
         while i < n:
-            size = self._longest_at(tokens, folded, joined, i, text, mentions)
+            size = 0
+            gram = folded[i]
+            if gram in first_tokens:  # most words start no name: one set lookup
+                # the keys starting here, shortest first: a longer one only while the tokens
+                # so far begin some key and the next is joined to them (only spaces between,
+                # no blank line)
+                found: list[tuple[int, int]] = []
+                limit = min(max_tokens, n - i)
+                grams = 1
+                while True:
+                    row = keys.get(gram)
+                    if row is not None:
+                        found.append((grams, row))
+                    if grams >= limit or gram not in prefixes:
+                        break
+                    gap = text[tokens[i + grams - 1].end() : tokens[i + grams].start()]
+                    if not gap.isspace() or "\n\n" in gap:
+                        break
+                    gram = gram + " " + folded[i + grams]
+                    grams += 1
+                for grams, row in reversed(found):  # the longest match first
+                    start, end = tokens[i].start(), tokens[i + grams - 1].end()
+                    entry = _pick(self._owners_at(row), text[start:end])
+                    if entry is not None:
+                        mentions.append(Mention(start, end, text[start:end], entry))
+                        size = grams
+                        break
             if size == 0 and "-" in folded[i]:
                 surface, entry = self._match_hyphen_prefix(tokens[i].group(0))
                 if entry is not None:
@@ -338,33 +373,6 @@ class Catalog:
                     mentions.append(Mention(start, start + len(surface), surface, entry))
             i += max(size, 1)
         return mentions
-
-    def _longest_at(
-        self,
-        tokens: list[re.Match[str]],
-        folded: list[str],
-        joined: list[bool],
-        i: int,
-        text: str,
-        mentions: list[Mention],
-    ) -> int:
-        """Append the longest mention starting at token i; return its size in tokens (or 0)."""
-        if folded[i] not in self._first_tokens:  # most words start no name: one set lookup
-            return 0
-        reach = 1
-        limit = min(self._max_tokens, len(tokens) - i)
-        while reach < limit and joined[i + reach - 1]:
-            reach += 1
-        for size in range(reach, 0, -1):
-            candidates = self._candidates(" ".join(folded[i : i + size]))
-            if not candidates:
-                continue
-            start, end = tokens[i].start(), tokens[i + size - 1].end()
-            entry = _pick(candidates, text[start:end])
-            if entry is not None:
-                mentions.append(Mention(start, end, text[start:end], entry))
-                return size
-        return 0
 
     def _match(self, surface: str) -> CatalogEntry | None:
         candidates = self._candidates(_key(surface))
@@ -392,8 +400,14 @@ def _pick(candidates: list[tuple[CatalogEntry, str]], surface: str) -> CatalogEn
     return None
 
 
-def _joins(gap: str) -> bool:
-    return gap.isspace() and "\n\n" not in gap
+def _prefixes(keys: Iterable[str]) -> frozenset[str]:
+    """The first 1..n-1 tokens of every key of n tokens: where a longer match may go on."""
+    found: set[str] = set()
+    for key in keys:
+        parts = key.split(" ")
+        for end in range(1, len(parts)):
+            found.add(" ".join(parts[:end]))
+    return frozenset(found)
 
 
 def clean_name(name: str) -> str:
@@ -523,35 +537,35 @@ class _Index:
     """The bundled catalog's keys, precomputed: what `Catalog.__init__` would build, stored
     as lines (data/catalog_index.txt) that load with a few `str.split` calls.
 
-    Layout after the header line (`<header> <catalog sha> <entries> <keys> <first tokens>
-    <squashed> <max tokens>`): the folded key of each spelling, one a line; the owners of
-    each key (`entry<TAB>spelling<TAB>...`, entry numbers into catalog.json); the first
-    tokens; the squashed spellings; their entry numbers on one line; the entry names; the
-    first words of names (`name_heads`) and their counts on one line.
+    Lines: the header (`<header> <catalog.json sha> <entries> <keys> <prefixes> <first
+    tokens> <squashed spellings> <max tokens>`); the first words of names and their counts
+    (`name_heads`), on one line; the folded key of each spelling, one a line; the owners of
+    each key (`entry<TAB>spelling<TAB>...`, entry numbers into catalog.json's records); the
+    key prefixes; the first tokens. Then what only some texts need, split on first use: the
+    squashed spellings, their entry numbers (one line), the entry names.
     """
 
-    def __init__(self, text: str, raw: bytes, max_tokens: int, counts: list[int]) -> None:
+    def __init__(self, text: str, raw: bytes, counts: list[int]) -> None:
+        n_entries, n_keys, n_prefixes, n_first, n_squash, self.max_tokens = counts
+        self.size = n_entries
         self._raw = raw  # catalog.json: entry i is made from its line i + 1
         self._lines: list[bytes] | None = None
-        n_entries, n_keys, n_first, n_squash = counts
-        self.size = n_entries
-        rows = text.split("\n")
-        at = 1
-        keys = rows[at : at + n_keys]
+        eager = 2 + 2 * n_keys + n_prefixes + n_first
+        rows = text.split("\n", eager)
+        self._heads = rows[1]
+        at = 2
+        self.rows = dict(zip(rows[at : at + n_keys], itertools.count()))
         at += n_keys
         self._owner_rows = rows[at : at + n_keys]
         at += n_keys
+        self.prefixes = frozenset(rows[at : at + n_prefixes])
+        at += n_prefixes
         self.first_tokens = frozenset(rows[at : at + n_first])
-        at += n_first
-        self._squash_keys = rows[at : at + n_squash]
-        self._squash_ids = rows[at + n_squash]
-        at += n_squash + 1
-        self.names = rows[at : at + n_entries]
-        self._heads = rows[at + n_entries]
-        self._rows = dict(zip(keys, range(n_keys)))
+        self._tail = rows[eager]
+        self._n_squash = n_squash
+        self._rest: list[str] | None = None
         self._squashed: dict[str, int] | None = None
         self._made: list[CatalogEntry | None] = [None] * n_entries
-        self.max_tokens = max_tokens
 
     def entry(self, i: int) -> CatalogEntry:
         made = self._made[i]
@@ -562,10 +576,7 @@ class _Index:
             made = self._made[i] = _entry(json.loads(self._lines[i]))
         return made
 
-    def owners(self, key: str) -> list[tuple[CatalogEntry, str]] | None:
-        row = self._rows.get(key)
-        if row is None:
-            return None
+    def owners(self, row: int) -> list[tuple[CatalogEntry, str]]:
         parts = self._owner_rows[row].split("\t")
         return [(self.entry(int(parts[j])), parts[j + 1]) for j in range(0, len(parts), 2)]
 
@@ -573,10 +584,20 @@ class _Index:
         parts = self._heads.split()
         return {parts[j]: int(parts[j + 1]) for j in range(0, len(parts), 2)}
 
+    def _rest_rows(self) -> list[str]:
+        if self._rest is None:
+            self._rest = self._tail.split("\n")
+        return self._rest
+
+    @property
+    def names(self) -> list[str]:
+        return self._rest_rows()[self._n_squash + 1 : self._n_squash + 1 + self.size]
+
     def squashed(self, key: str) -> CatalogEntry | None:
         if self._squashed is None:
-            ids = map(int, self._squash_ids.split())
-            self._squashed = dict(zip(self._squash_keys, ids))
+            rest = self._rest_rows()
+            ids = map(int, rest[self._n_squash].split())
+            self._squashed = dict(zip(rest[: self._n_squash], ids))
         i = self._squashed.get(key)
         return None if i is None else self.entry(i)
 
@@ -585,18 +606,20 @@ class _Index:
         """The index in `text` if it was built from this catalog.json (`digest`) and is
         well formed; None otherwise (the catalog is then built from its records)."""
         header, _, _ = text.partition("\n")
-        parts = header.rsplit(" ", 6)
-        if len(parts) != 7 or parts[0] != _INDEX_HEADER or parts[1] != digest:
+        parts = header.rsplit(" ", 7)
+        if len(parts) != 8 or parts[0] != _INDEX_HEADER or parts[1] != digest:
             return None
         try:
-            n_entries, n_keys, n_first, n_squash, max_tokens = (int(x) for x in parts[2:])
+            counts = [int(x) for x in parts[2:]]
         except ValueError:
             return None
+        n_entries, n_keys, n_prefixes, n_first, n_squash, _ = counts
         if not _one_record_a_line(raw, n_entries):
             return None
-        if text.count("\n") != 1 + 2 * n_keys + n_first + n_squash + 1 + n_entries + 1:
+        lines = 2 + 2 * n_keys + n_prefixes + n_first + n_squash + 1 + n_entries
+        if text.count("\n") != lines:
             return None
-        return cls(text, raw, max_tokens, [n_entries, n_keys, n_first, n_squash])
+        return cls(text, raw, counts)
 
 
 def _name_heads(names: Iterable[str]) -> dict[str, int]:
@@ -610,35 +633,35 @@ def _name_heads(names: Iterable[str]) -> dict[str, int]:
 
 def render_index(catalog_text: str) -> str:
     """The text of data/catalog_index.txt for this catalog.json text: the keys, owners,
-    first tokens and squashed spellings `Catalog` builds from it, written out so that the
-    bundled catalog loads them instead of building them (scripts/build_catalog.py)."""
+    prefixes, first tokens and squashed spellings `Catalog` builds from it, written out so
+    that the bundled catalog loads them instead of building them (scripts/build_catalog.py)."""
     lines = _record_lines(catalog_text)
     records = json.loads(catalog_text)
     if lines is None or [json.loads(line) for line in lines] != records:
         raise ValueError("catalog.json must hold one record a line to be indexed")
     catalog = Catalog.from_records(records)
     number = {id(entry): i for i, entry in enumerate(catalog.entries)}
-    keys = list(catalog._by_key)
-    owners = ["\t".join(f"{number[id(e)]}\t{spelling}" for e, spelling in catalog._by_key[k])
-              for k in keys]
+    keys = sorted(catalog._keys, key=catalog._keys.__getitem__)
+    owners = ["\t".join(f"{number[id(e)]}\t{spelling}" for e, spelling in found)
+              for found in catalog._owners if found is not None]
+    prefixes = sorted(catalog._prefixes)
     first = sorted(catalog._first_tokens)
     squashed: dict[str, int] = {}
     for i, entry in enumerate(catalog.entries):
         for spelling in entry.spellings:
             squashed.setdefault(squash(spelling), i)
     names = catalog.names()
-    for row in (*keys, *owners, *first, *squashed, *names):
+    for row in (*keys, *owners, *prefixes, *first, *squashed, *names):
         if "\n" in row:
             raise ValueError(f"a catalog spelling holds a line break: {row[:40]!r}")
     for e in catalog.entries:
         if any("\t" in s for s in e.spellings):
             raise ValueError(f"a catalog spelling holds a tab: {e.name[:40]!r}")
-    digest = _digest(catalog_text)
-    header = (f"{_INDEX_HEADER} {digest} {len(records)} {len(keys)} {len(first)} "
-              f"{len(squashed)} {catalog._max_tokens}")
+    header = (f"{_INDEX_HEADER} {_digest(catalog_text)} {len(records)} {len(keys)} "
+              f"{len(prefixes)} {len(first)} {len(squashed)} {catalog._max_tokens}")
     heads = " ".join(f"{word} {n}" for word, n in _name_heads(names).items())
-    rows = [header, *keys, *owners, *first, *squashed,
-            " ".join(str(i) for i in squashed.values()), *names, heads]
+    rows = [header, heads, *keys, *owners, *prefixes, *first, *squashed,
+            " ".join(str(i) for i in squashed.values()), *names]
     return "\n".join(rows) + "\n"
 
 
