@@ -390,11 +390,14 @@ def _floor_page(path: str) -> int:
 
 
 def _floor_warm() -> None:
+    """trafilatura warmed as the batch warms it before its fork (the same page, and the
+    justext stop-word list of its last-resort extractor)."""
     import trafilatura
 
-    from stackextract.batch.runner import _WARM_PAGE
+    from stackextract.batch.runner import _WARM_PAGE, _warm_justext
 
     trafilatura.extract(_WARM_PAGE)
+    _warm_justext()
 
 
 def _floor_run(paths: list[str], workers: int) -> tuple[float, float, int]:

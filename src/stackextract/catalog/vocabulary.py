@@ -597,7 +597,7 @@ class _Index:
         if self._squashed is None:
             rest = self._rest_rows()
             ids = map(int, rest[self._n_squash].split())
-            self._squashed = dict(zip(rest[: self._n_squash], ids))
+            self._squashed = dict(zip(rest[: self._n_squash], ids, strict=True))
         i = self._squashed.get(key)
         return None if i is None else self.entry(i)
 
