@@ -249,26 +249,19 @@ _SERIAL = re.compile(r"[A-Z]{1,4}[0-9]+[A-Z]?[0-9]*")
 
 
 class _Spans:
-    """Non-overlapping or not, sorted or not: whether [start, end) meets any of them, by
-    bisection over their union (the same answer as testing each span)."""
+    """Whether [start, end) meets any of some spans (`any(a < end and start < b ...)`), by
+    bisection: among the spans starting before `end`, the one reaching furthest."""
 
     def __init__(self, spans: Iterable[tuple[int, int]]) -> None:
-        merged: list[list[int]] = []
-        for a, b in sorted(spans):
-            if a >= b:
-                continue  # an empty span meets nothing
-            if merged and a <= merged[-1][1]:
-                merged[-1][1] = max(merged[-1][1], b)
-            else:
-                merged.append([a, b])
-        self._starts = [a for a, _ in merged]
-        self._ends = [b for _, b in merged]
+        ordered = sorted(spans)
+        self._starts = [a for a, _ in ordered]
+        self._reach: list[int] = []  # the furthest end among the spans up to each one
+        for _, b in ordered:
+            self._reach.append(max(b, self._reach[-1]) if self._reach else b)
 
     def overlaps(self, start: int, end: int) -> bool:
-        if start >= end:
-            return False  # as `any(a < end and start < b ...)` for an empty span
-        i = bisect.bisect_left(self._starts, end) - 1  # the last union part starting before end
-        return i >= 0 and self._ends[i] > start
+        i = bisect.bisect_left(self._starts, end) - 1  # the last span starting before end
+        return i >= 0 and self._reach[i] > start
 
 
 def _is_word(char: str) -> bool:
