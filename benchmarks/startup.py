@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     before = f" --before {args.before}" if args.before else ""
     print(f"$ {Path(py).name} benchmarks/startup.py --runs {args.runs}{before}  "
           f"(file {args.file.name})")
-    print(f"{"command":62} {'CPU s':>7} {'x floor':>8} {'wall s':>7} {'x floor':>8}")
+    print(f"{'command':62} {'CPU s':>7} {'x floor':>8} {'wall s':>7} {'x floor':>8}")
     for name in commands:
         c, w = statistics.median(cpu[name]), statistics.median(wall[name])
         print(f"{name:62} {c:7.3f} {c / floor:8.2f} {w:7.3f} {w / floor_wall:8.2f}")
