@@ -154,7 +154,7 @@ class Catalog:
         """Every entry, in the catalog's order (made all at once here for an indexed one)."""
         if self._entries is None:
             assert self._index is not None
-            self._entries = [self._index.entry(i) for i in range(self._index.size)]
+            self._entries = self._index.all_entries()
         return self._entries
 
     def names(self) -> list[str]:
@@ -575,6 +575,15 @@ class _Index:
                 self._lines = body.split(b",\n") if body else []
             made = self._made[i] = _entry(json.loads(self._lines[i]))
         return made
+
+    def all_entries(self) -> list[CatalogEntry]:
+        """Every entry (one JSON parse of the whole file; those made already are kept)."""
+        records = json.loads(self._raw)
+        made = self._made
+        for i, record in enumerate(records):
+            if made[i] is None:
+                made[i] = _entry(record)
+        return [e for e in made if e is not None]
 
     def owners(self, row: int) -> list[tuple[CatalogEntry, str]]:
         parts = self._owner_rows[row].split("\t")
