@@ -390,11 +390,16 @@ def _floor_page(path: str) -> int:
 
 
 def _floor_warm() -> None:
+    """trafilatura warmed as the batch warms it before its fork (the same page, and the
+    justext stop-word list of its last-resort extractor)."""
     import trafilatura
+    from trafilatura import external
 
     from stackextract.batch.runner import _WARM_PAGE
 
     trafilatura.extract(_WARM_PAGE)
+    if external.JT_STOPLIST is None:  # as batch.runner._warm_justext (inline: the same floor
+        external.jt_stoplist_init()  # for a run of an older src/ that does not warm it)
 
 
 def _floor_run(paths: list[str], workers: int) -> tuple[float, float, int]:

@@ -1,6 +1,7 @@
 """Start-up cost of a one-shot command, next to `python -c "import trafilatura"`.
 
     .venv/bin/python benchmarks/startup.py [--runs 5] [--file fixtures/corpus/...txt]
+    .venv/bin/python benchmarks/startup.py --before /tmp/base/src   # and an older src/, same run
 
 Runs, alternating, `python -c "import trafilatura"` (the floor: the library the offline
 path is built on), `python -c "import stackextract"` and `stackextract extract FILE
@@ -29,11 +30,15 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def measure(argv: list[str]) -> tuple[float, float]:
-    """CPU and wall seconds of one run of `argv` (output discarded; it must succeed)."""
+def measure(argv: list[str], src: str | None = None) -> tuple[float, float]:
+    """CPU and wall seconds of one run of `argv` (output discarded; it must succeed), with
+    `src` first on the import path when given (an older checkout's src/, for "before")."""
+    env = {**os.environ, "OPENAI_API_KEY": "", "OPENAI_BASE_URL": ""}
+    if src:
+        env["PYTHONPATH"] = src
     c0, t0 = _children_cpu(), time.perf_counter()
     subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                   env={**os.environ, "OPENAI_API_KEY": "", "OPENAI_BASE_URL": ""})
+                   env=env)
     return _children_cpu() - c0, time.perf_counter() - t0
 
 
@@ -41,31 +46,40 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--file", type=Path, default=DEFAULT_FILE)
+    parser.add_argument("--before", default=None,
+                        help="an older src/ directory: its commands run alternating with these")
     args = parser.parse_args(argv)
     py = sys.executable
     cli = [py, "-m", "stackextract", "extract", str(args.file), "--backend", "offline"]
-    commands = {
-        'python -c "import trafilatura"': [py, "-c", "import trafilatura"],
-        'python -c "import stackextract"': [py, "-c", "import stackextract"],
-        "stackextract extract FILE --backend offline": cli,
-        "stackextract extract FILE --backend offline --json": [*cli, "--json"],
+    commands: dict[str, tuple[list[str], str | None]] = {
+        'python -c "import trafilatura"': ([py, "-c", "import trafilatura"], None),
+        'python -c "import stackextract"': ([py, "-c", "import stackextract"], None),
+        "stackextract extract FILE --backend offline": (cli, None),
+        "stackextract extract FILE --backend offline --json": ([*cli, "--json"], None),
     }
+    if args.before:
+        commands.update({
+            "before: " + name: (command, args.before)
+            for name, (command, _) in list(commands.items())[1:]
+        })
     cpu: dict[str, list[float]] = {name: [] for name in commands}
     wall: dict[str, list[float]] = {name: [] for name in commands}
-    for command in commands.values():  # once each, untimed: disk cache, .pyc files
-        measure(command)
+    for command, src in commands.values():  # once each, untimed: disk cache, .pyc files
+        measure(command, src)
     for _ in range(args.runs):
-        for name, command in commands.items():
-            c, w = measure(command)
+        for name, (command, src) in commands.items():
+            c, w = measure(command, src)
             cpu[name].append(c)
             wall[name].append(w)
     floor = statistics.median(cpu['python -c "import trafilatura"'])
     floor_wall = statistics.median(wall['python -c "import trafilatura"'])
-    print(f"$ {Path(py).name} benchmarks/startup.py --runs {args.runs}  (file {args.file.name})")
-    print(f"{'command':55} {'CPU s':>7} {'x floor':>8} {'wall s':>7} {'x floor':>8}")
+    before = f" --before {args.before}" if args.before else ""
+    print(f"$ {Path(py).name} benchmarks/startup.py --runs {args.runs}{before}  "
+          f"(file {args.file.name})")
+    print(f"{'command':62} {'CPU s':>7} {'x floor':>8} {'wall s':>7} {'x floor':>8}")
     for name in commands:
         c, w = statistics.median(cpu[name]), statistics.median(wall[name])
-        print(f"{name:55} {c:7.3f} {c / floor:8.2f} {w:7.3f} {w / floor_wall:8.2f}")
+        print(f"{name:62} {c:7.3f} {c / floor:8.2f} {w:7.3f} {w / floor_wall:8.2f}")
     print(f"medians of {args.runs} runs each, alternating")
     return 0
 

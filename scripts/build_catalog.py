@@ -6,14 +6,17 @@ scripts/refresh_catalog_sources.py and docs/catalog.md). This script maps each s
 categories onto ours, merges the names into one entry per tool, records what the build knows
 about each (sources, popularity, whether the name is a common English word by `wordfreq`),
 adds the mechanical spelling variants, checks the rules the matcher relies on, and writes the
-sorted JSON. The same inputs always give the same file, byte for byte.
+sorted JSON, and next to it catalog_index.txt: the matcher's keys precomputed from that JSON,
+which the bundled catalog loads instead of building them in every process. The same inputs
+always give the same files, byte for byte.
 
-    python scripts/build_catalog.py            # rebuild catalog.json
+    python scripts/build_catalog.py            # rebuild catalog.json and catalog_index.txt
     python scripts/build_catalog.py --check    # fail when catalog.json is stale or a rule is broken
     python scripts/build_catalog.py --report   # counts per category and the flagged word list
     python scripts/build_catalog.py --make-words  # regenerate tests/catalog_common_words.txt
                                                # (needs: pip install wordfreq english-words)
-    python scripts/build_catalog.py --output PATH  # write elsewhere (the rebuild test does)
+    python scripts/build_catalog.py --output PATH  # write elsewhere (the rebuild test does;
+                                               # the index goes next to PATH)
 
 Needs `wordfreq` (the `catalog` extra: pip install -e '.[catalog]').
 
@@ -43,6 +46,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = ROOT / "scripts" / "catalog_sources"
 OUTPUT = ROOT / "src" / "stackextract" / "data" / "catalog.json"
+INDEX = OUTPUT.with_name("catalog_index.txt")  # the matcher's keys, prebuilt (render_index)
 WORDS = ROOT / "tests" / "catalog_common_words.txt"
 DOMAIN_WORDS = SOURCES / "domain_words.txt"
 
@@ -56,6 +60,8 @@ def _categories() -> frozenset[str]:
 
 
 CATEGORIES = _categories()
+
+from stackextract.catalog.vocabulary import render_index  # noqa: E402 (path set just above)
 
 FLAGS = {"cs", "amb", "gen"}
 PUBLIC = SOURCES / "public"
@@ -554,18 +560,22 @@ def main(argv: list[str] | None = None) -> int:
         print(f"catalog sources have problems:\n{exc}", file=sys.stderr)
         return 1
     text = render(entries)
+    index = render_index(text)
+    index_path = args.output.with_name(INDEX.name)
     if args.report:
         print(report(entries, load_words()))
     if args.check:
-        if not OUTPUT.exists() or OUTPUT.read_text(encoding="utf-8") != text:
-            print(
-                f"{OUTPUT.relative_to(ROOT)} is stale: run scripts/build_catalog.py",
-                file=sys.stderr,
-            )
-            return 1
+        for path, want in ((OUTPUT, text), (INDEX, index)):
+            if not path.exists() or path.read_text(encoding="utf-8") != want:
+                print(
+                    f"{path.relative_to(ROOT)} is stale: run scripts/build_catalog.py",
+                    file=sys.stderr,
+                )
+                return 1
         return 0
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_bytes(text.encode("utf-8"))
+    index_path.write_bytes(index.encode("utf-8"))  # what Catalog.bundled() loads
     print(f"wrote {len(entries)} entries to {args.output}")
     return 0
 

@@ -67,6 +67,9 @@ def test_rebuild_gives_the_same_file(tmp_path: Path) -> None:
         check=True, capture_output=True, timeout=300,
     )
     assert out.read_bytes() == CATALOG.read_bytes()
+    # and the matcher's prebuilt index beside it (what Catalog.bundled() loads)
+    index = CATALOG.with_name("catalog_index.txt")
+    assert out.with_name(index.name).read_bytes() == index.read_bytes()
 
 
 def test_every_entry_names_its_sources(catalog: list[dict[str, Any]]) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from stackextract.catalog import Catalog
 from stackextract.models import Document
 from stackextract.offline.extractor import HeuristicExtractor
@@ -88,3 +90,36 @@ def test_a_casing_of_its_own_lifts_the_code_only_rule() -> None:
     extractor = HeuristicExtractor(catalog=catalog, propose_unknown=False)
     found = extractor.extract(Document(text="We filter the logs with JMESPath on Docker."))
     assert sorted(t.canonical for t in found.tools) == ["Docker", "jmespath"]
+
+
+def test_fast_paths_find_what_the_regexes_find() -> None:
+    """The recogniser's shortcuts (the 'X is a tool' cue tried only before its junctions,
+    a name's standalone occurrences by str.find, overlap by bisection) give what the plain
+    regex scans and loops give, on the corpus fixtures and on generated word salads."""
+    import random
+    import re
+
+    from stackextract.offline import unknown
+
+    root = Path(__file__).resolve().parent.parent / "fixtures"
+    texts = [p.read_text(encoding="utf-8") for p in sorted(root.rglob("*.txt"))][:20]
+    assert texts
+    rnd = random.Random(7)
+    words = ["Foo", "is", "a", "was", "an", "our", "tool", "library", "x.y", "Bar", "Baz-Qux",
+             "\n", "\t", "\u00a0", '"', ",", "js", "A1", "Foo.js", "-", ".", "_", "Foo_1"]
+    texts += [" ".join(rnd.choice(words) for _ in range(rnd.randint(1, 40)))
+              for _ in range(3000)]
+    for text in texts:
+        expected = [(m.span(), m.groups()) for m in unknown._IS_A.finditer(text)]
+        assert [(m.span(), m.groups()) for m in unknown._is_a_matches(text)] == expected
+    for text in texts[-3000:] + texts[:3]:
+        for name in ("Foo", "Foo.js", "Bar", "A1"):
+            pattern = rf"(?<![\w.-]){re.escape(name)}(?![\w-]|\.\w)"
+            assert list(unknown._standalone(text, name)) == [
+                m.start() for m in re.finditer(pattern, text)]
+    for _ in range(500):
+        spans = [(a, a + rnd.randint(0, 6)) for a in rnd.sample(range(60), 8)]
+        start = rnd.randint(0, 60)
+        end = start + rnd.randint(0, 8)
+        assert unknown._Spans(spans).overlaps(start, end) == any(
+            a < end and start < b for a, b in spans)

@@ -12,7 +12,7 @@ import json
 import os
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -63,7 +63,7 @@ class Mention:
 def common_words() -> frozenset[str]:
     """Ordinary English words: a tool spelled like one needs more than a lowercase match."""
     text = resources.files("stackextract").joinpath("data/common_words.txt").read_text("utf-8")
-    return frozenset(w.strip().lower() for w in text.splitlines() if w.strip())
+    return frozenset(text.lower().split())  # one word a line (17,000: no loop in Python)
 
 
 def is_common_word(spelling: str) -> bool:
@@ -98,24 +98,26 @@ def squash(name: str) -> str:
     return _NOT_ALNUM.sub("", name.casefold())
 
 
-@dataclass
 class Catalog:
-    """Canonical names and aliases; `find_mentions` scans a text for them."""
+    """Canonical names and aliases; `find_mentions` scans a text for them.
 
-    entries: list[CatalogEntry]
-    _by_key: dict[str, list[tuple[CatalogEntry, str]]] = field(init=False, repr=False)
-    _squashed: dict[str, CatalogEntry] | None = field(init=False, repr=False, default=None)
-    _max_tokens: int = field(init=False, repr=False)
-    _first_tokens: frozenset[str] = field(init=False, repr=False)
-    _fingerprint: str | None = field(init=False, repr=False, default=None)
+    Built from entries, or (the bundled catalog) read from the prebuilt index that
+    scripts/build_catalog.py writes next to catalog.json: then an entry is made from its
+    line of catalog.json on first use, and a spelling's owners when a text first has it,
+    so a one-shot command does not build 20,000 entries and their keys to use a hundred.
+    """
 
-    def __post_init__(self) -> None:
-        # ~19,000 entries and ~23,000 spellings: this loop is most of the catalog's load time,
-        # so it keeps to local names and one regex call per spelling.
+    def __init__(self, entries: Iterable[CatalogEntry] = ()) -> None:
+        self._entries: list[CatalogEntry] | None = list(entries)
+        self._index: _Index | None = None
+        self._squashed: dict[str, CatalogEntry] | None = None
+        self._fingerprint: str | None = None
+        # ~19,000 entries and ~23,000 spellings: this loop is most of the catalog's build
+        # time, so it keeps to local names and one regex call per spelling.
         by_key: dict[str, list[tuple[CatalogEntry, str]]] = {}
         findall = TOKEN_RE.findall
         longest = 0
-        for entry in self.entries:
+        for entry in self._entries:
             for spelling in (entry.name, *entry.aliases):
                 tokens = [spelling] if spelling.isalnum() else findall(spelling)
                 if not tokens:
@@ -127,23 +129,75 @@ class Catalog:
                 else:
                     found.append((entry, spelling))
                 longest = max(longest, len(tokens))
-        self._by_key = by_key
+        # key -> row; the owners of row k are _owners[k] (made on first use when indexed)
+        self._keys: dict[str, int] = dict(zip(by_key, itertools.count()))
+        self._owners: list[list[tuple[CatalogEntry, str]] | None] = list(by_key.values())
         self._max_tokens = max(1, min(MAX_NGRAM, longest))
         self._first_tokens = frozenset(key.split(" ", 1)[0] for key in by_key)
+        self._prefixes = _prefixes(by_key)
+
+    @classmethod
+    def _from_index(cls, index: _Index) -> Catalog:
+        """The catalog an index describes, with nothing built yet (see `_Index`)."""
+        catalog = cls()
+        catalog._entries = None
+        catalog._index = index
+        catalog._keys = index.rows
+        catalog._owners = [None] * len(index.rows)
+        catalog._max_tokens = index.max_tokens
+        catalog._first_tokens = index.first_tokens
+        catalog._prefixes = index.prefixes
+        return catalog
 
     @property
-    def _by_squash(self) -> dict[str, CatalogEntry]:
-        """Squashed spelling -> entry, built on the first lookup that needs it (the matcher
-        never does, so loading stays cheap)."""
+    def entries(self) -> list[CatalogEntry]:
+        """Every entry, in the catalog's order (made all at once here for an indexed one)."""
+        if self._entries is None:
+            assert self._index is not None
+            self._entries = self._index.all_entries()
+        return self._entries
+
+    def names(self) -> list[str]:
+        """Every entry's canonical name, in order (without making the entries)."""
+        if self._entries is None and self._index is not None:
+            return self._index.names
+        return [e.name for e in self.entries]
+
+    def name_heads(self) -> dict[str, int]:
+        """How many names of two or more words start with each capitalised first word
+        (a vendor's name starts many): from the index when the catalog has one."""
+        if self._entries is None and self._index is not None:
+            return self._index.heads()
+        return _name_heads(self.names())
+
+    def _candidates(self, key: str) -> list[tuple[CatalogEntry, str]] | None:
+        """The (entry, spelling) pairs whose spelling has this folded token key."""
+        row = self._keys.get(key)
+        return None if row is None else self._owners_at(row)
+
+    def _owners_at(self, row: int) -> list[tuple[CatalogEntry, str]]:
+        found = self._owners[row]
+        if found is None:
+            assert self._index is not None
+            found = self._owners[row] = self._index.owners(row)
+        return found
+
+    def _by_squash(self, key: str) -> CatalogEntry | None:
+        """The entry with this squashed spelling; the map is built on the first lookup that
+        needs it (the matcher never does, so loading stays cheap)."""
+        if self._index is not None:
+            return self._index.squashed(key)
         if self._squashed is None:
             squashed: dict[str, CatalogEntry] = {}
             for entry in self.entries:
                 for spelling in entry.spellings:
                     squashed.setdefault(squash(spelling), entry)
             self._squashed = squashed
-        return self._squashed
+        return self._squashed.get(key)
 
     def __len__(self) -> int:
+        if self._entries is None and self._index is not None:
+            return self._index.size
         return len(self.entries)
 
     @property
@@ -257,11 +311,11 @@ class Catalog:
         """The entry whose name or alias is `name` (case-insensitive, punctuation-tolerant)."""
         if not name:
             return None
-        found = self._by_key.get(_key(name))
+        found = self._candidates(_key(name))
         if found:
             return found[0][0]
         key = squash(name)
-        return self._by_squash.get(key) if key else None
+        return self._by_squash(key) if key else None
 
     def canonical(self, name: str) -> str:
         entry = self.lookup(name)
@@ -280,12 +334,38 @@ class Catalog:
         tokens = tokenize(text)
         n = len(tokens)
         folded = [token.group(0).casefold() for token in tokens]
-        # joined[k]: tokens k and k+1 may belong to one name (only spaces, no blank line between)
-        joined = [_joins(text[a.end() : b.start()]) for a, b in itertools.pairwise(tokens)]
+        first_tokens, keys, prefixes = self._first_tokens, self._keys, self._prefixes
+        max_tokens = self._max_tokens
         mentions: list[Mention] = []
         i = 0
         while i < n:
-            size = self._longest_at(tokens, folded, joined, i, text, mentions)
+            size = 0
+            gram = folded[i]
+            if gram in first_tokens:  # most words start no name: one set lookup
+                # the keys starting here, shortest first: a longer one only while the tokens
+                # so far begin some key and the next is joined to them (only spaces between,
+                # no blank line)
+                found: list[tuple[int, int]] = []
+                limit = min(max_tokens, n - i)
+                grams = 1
+                while True:
+                    row = keys.get(gram)
+                    if row is not None:
+                        found.append((grams, row))
+                    if grams >= limit or gram not in prefixes:
+                        break
+                    gap = text[tokens[i + grams - 1].end() : tokens[i + grams].start()]
+                    if not gap.isspace() or "\n\n" in gap:
+                        break
+                    gram = gram + " " + folded[i + grams]
+                    grams += 1
+                for grams, row in reversed(found):  # the longest match first
+                    start, end = tokens[i].start(), tokens[i + grams - 1].end()
+                    entry = _pick(self._owners_at(row), text[start:end])
+                    if entry is not None:
+                        mentions.append(Mention(start, end, text[start:end], entry))
+                        size = grams
+                        break
             if size == 0 and "-" in folded[i]:
                 surface, entry = self._match_hyphen_prefix(tokens[i].group(0))
                 if entry is not None:
@@ -294,35 +374,8 @@ class Catalog:
             i += max(size, 1)
         return mentions
 
-    def _longest_at(
-        self,
-        tokens: list[re.Match[str]],
-        folded: list[str],
-        joined: list[bool],
-        i: int,
-        text: str,
-        mentions: list[Mention],
-    ) -> int:
-        """Append the longest mention starting at token i; return its size in tokens (or 0)."""
-        if folded[i] not in self._first_tokens:  # most words start no name: one set lookup
-            return 0
-        reach = 1
-        limit = min(self._max_tokens, len(tokens) - i)
-        while reach < limit and joined[i + reach - 1]:
-            reach += 1
-        for size in range(reach, 0, -1):
-            candidates = self._by_key.get(" ".join(folded[i : i + size]))
-            if not candidates:
-                continue
-            start, end = tokens[i].start(), tokens[i + size - 1].end()
-            entry = _pick(candidates, text[start:end])
-            if entry is not None:
-                mentions.append(Mention(start, end, text[start:end], entry))
-                return size
-        return 0
-
     def _match(self, surface: str) -> CatalogEntry | None:
-        candidates = self._by_key.get(_key(surface))
+        candidates = self._candidates(_key(surface))
         return _pick(candidates, surface) if candidates else None
 
     def _match_hyphen_prefix(self, token: str) -> tuple[str, CatalogEntry | None]:
@@ -347,8 +400,14 @@ def _pick(candidates: list[tuple[CatalogEntry, str]], surface: str) -> CatalogEn
     return None
 
 
-def _joins(gap: str) -> bool:
-    return gap.isspace() and "\n\n" not in gap
+def _prefixes(keys: Iterable[str]) -> frozenset[str]:
+    """The first 1..n-1 tokens of every key of n tokens: where a longer match may go on."""
+    found: set[str] = set()
+    for key in keys:
+        parts = key.split(" ")
+        for end in range(1, len(parts)):
+            found.add(" ".join(parts[:end]))
+    return frozenset(found)
 
 
 def clean_name(name: str) -> str:
@@ -454,11 +513,182 @@ def _read_records(path: Path) -> list[dict[str, Any]]:
             for i, record in enumerate(data)]
 
 
+CATALOG_FILE = "data/catalog.json"
+INDEX_FILE = "data/catalog_index.txt"  # written by scripts/build_catalog.py (render_index)
+_INDEX_HEADER = "stackextract catalog index 1"
+
+
+def _record_lines(text: str) -> list[str] | None:
+    """catalog.json's records, one JSON text each, when the file is one record a line
+    (as scripts/build_catalog.py writes it); None when it is laid out otherwise."""
+    if not (text.startswith("[\n") and text.endswith("\n]\n")):
+        return None
+    body = text[2:-3]
+    return body.split(",\n") if body else []
+
+
+def _one_record_a_line(raw: bytes, n_entries: int) -> bool:
+    """catalog.json (its bytes) is laid out as `_record_lines` reads it, with this many."""
+    return (raw.startswith(b"[\n") and raw.endswith(b"\n]\n")
+            and raw.count(b"\n") == n_entries + 2)
+
+
+class _Index:
+    """The bundled catalog's keys, precomputed: what `Catalog.__init__` would build, stored
+    as lines (data/catalog_index.txt) that load with a few `str.split` calls.
+
+    Lines: the header (`<header> <catalog.json sha> <entries> <keys> <prefixes> <first
+    tokens> <squashed spellings> <max tokens>`); the first words of names and their counts
+    (`name_heads`), on one line; the folded key of each spelling, one a line; the owners of
+    each key (`entry<TAB>spelling<TAB>...`, entry numbers into catalog.json's records); the
+    key prefixes; the first tokens. Then what only some texts need, split on first use: the
+    squashed spellings, their entry numbers (one line), the entry names.
+    """
+
+    def __init__(self, text: str, raw: bytes, counts: list[int]) -> None:
+        n_entries, n_keys, n_prefixes, n_first, n_squash, self.max_tokens = counts
+        self.size = n_entries
+        self._raw = raw  # catalog.json: entry i is made from its line i + 1
+        self._lines: list[bytes] | None = None
+        eager = 2 + 2 * n_keys + n_prefixes + n_first
+        rows = text.split("\n", eager)
+        self._heads = rows[1]
+        at = 2
+        self.rows = dict(zip(rows[at : at + n_keys], itertools.count()))
+        at += n_keys
+        self._owner_rows = rows[at : at + n_keys]
+        at += n_keys
+        self.prefixes = frozenset(rows[at : at + n_prefixes])
+        at += n_prefixes
+        self.first_tokens = frozenset(rows[at : at + n_first])
+        self._tail = rows[eager]
+        self._n_squash = n_squash
+        self._rest: list[str] | None = None
+        self._squashed: dict[str, int] | None = None
+        self._made: list[CatalogEntry | None] = [None] * n_entries
+
+    def entry(self, i: int) -> CatalogEntry:
+        made = self._made[i]
+        if made is None:
+            if self._lines is None:  # split on the first entry a text needs
+                body = self._raw[2:-3]
+                self._lines = body.split(b",\n") if body else []
+            made = self._made[i] = _entry(json.loads(self._lines[i]))
+        return made
+
+    def all_entries(self) -> list[CatalogEntry]:
+        """Every entry (one JSON parse of the whole file; those made already are kept)."""
+        records = json.loads(self._raw)
+        made = self._made
+        for i, record in enumerate(records):
+            if made[i] is None:
+                made[i] = _entry(record)
+        return [e for e in made if e is not None]
+
+    def owners(self, row: int) -> list[tuple[CatalogEntry, str]]:
+        parts = self._owner_rows[row].split("\t")
+        return [(self.entry(int(parts[j])), parts[j + 1]) for j in range(0, len(parts), 2)]
+
+    def heads(self) -> dict[str, int]:
+        parts = self._heads.split()
+        return {parts[j]: int(parts[j + 1]) for j in range(0, len(parts), 2)}
+
+    def _rest_rows(self) -> list[str]:
+        if self._rest is None:
+            self._rest = self._tail.split("\n")
+        return self._rest
+
+    @property
+    def names(self) -> list[str]:
+        return self._rest_rows()[self._n_squash + 1 : self._n_squash + 1 + self.size]
+
+    def squashed(self, key: str) -> CatalogEntry | None:
+        if self._squashed is None:
+            rest = self._rest_rows()
+            ids = map(int, rest[self._n_squash].split())
+            self._squashed = dict(zip(rest[: self._n_squash], ids, strict=True))
+        i = self._squashed.get(key)
+        return None if i is None else self.entry(i)
+
+    @classmethod
+    def read(cls, text: str, raw: bytes, digest: str) -> _Index | None:
+        """The index in `text` if it was built from this catalog.json (`digest`) and is
+        well formed; None otherwise (the catalog is then built from its records)."""
+        header, _, _ = text.partition("\n")
+        parts = header.rsplit(" ", 7)
+        if len(parts) != 8 or parts[0] != _INDEX_HEADER or parts[1] != digest:
+            return None
+        try:
+            counts = [int(x) for x in parts[2:]]
+        except ValueError:
+            return None
+        n_entries, n_keys, n_prefixes, n_first, n_squash, _ = counts
+        if not _one_record_a_line(raw, n_entries):
+            return None
+        lines = 2 + 2 * n_keys + n_prefixes + n_first + n_squash + 1 + n_entries
+        if text.count("\n") != lines:
+            return None
+        return cls(text, raw, counts)
+
+
+def _name_heads(names: Iterable[str]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for name in names:
+        words = name.split()
+        if len(words) > 1 and words[0][:1].isupper():
+            counts[words[0]] = counts.get(words[0], 0) + 1
+    return counts
+
+
+def render_index(catalog_text: str) -> str:
+    """The text of data/catalog_index.txt for this catalog.json text: the keys, owners,
+    prefixes, first tokens and squashed spellings `Catalog` builds from it, written out so
+    that the bundled catalog loads them instead of building them (scripts/build_catalog.py)."""
+    lines = _record_lines(catalog_text)
+    records = json.loads(catalog_text)
+    if lines is None or [json.loads(line) for line in lines] != records:
+        raise ValueError("catalog.json must hold one record a line to be indexed")
+    catalog = Catalog.from_records(records)
+    number = {id(entry): i for i, entry in enumerate(catalog.entries)}
+    keys = sorted(catalog._keys, key=catalog._keys.__getitem__)
+    owners = ["\t".join(f"{number[id(e)]}\t{spelling}" for e, spelling in found)
+              for found in catalog._owners if found is not None]
+    prefixes = sorted(catalog._prefixes)
+    first = sorted(catalog._first_tokens)
+    squashed: dict[str, int] = {}
+    for i, entry in enumerate(catalog.entries):
+        for spelling in entry.spellings:
+            squashed.setdefault(squash(spelling), i)
+    names = catalog.names()
+    for row in (*keys, *owners, *prefixes, *first, *squashed, *names):
+        if "\n" in row:
+            raise ValueError(f"a catalog spelling holds a line break: {row[:40]!r}")
+    for e in catalog.entries:
+        if any("\t" in s for s in e.spellings):
+            raise ValueError(f"a catalog spelling holds a tab: {e.name[:40]!r}")
+    header = (f"{_INDEX_HEADER} {_digest(catalog_text)} {len(records)} {len(keys)} "
+              f"{len(prefixes)} {len(first)} {len(squashed)} {catalog._max_tokens}")
+    heads = " ".join(f"{word} {n}" for word, n in _name_heads(names).items())
+    rows = [header, heads, *keys, *owners, *prefixes, *first, *squashed,
+            " ".join(str(i) for i in squashed.values()), *names]
+    return "\n".join(rows) + "\n"
+
+
 @lru_cache(maxsize=1)
 def _bundled() -> Catalog:
-    text = resources.files("stackextract").joinpath("data/catalog.json").read_text("utf-8")
-    catalog = Catalog.from_records(json.loads(text))
-    catalog._fingerprint = _digest(text)  # the file's hash: no need to walk 20k entries
+    import hashlib
+
+    package = resources.files("stackextract")
+    raw = package.joinpath(CATALOG_FILE).read_bytes()
+    digest = hashlib.sha256(raw).hexdigest()[:16]  # = _digest of its text
+    index_file = package.joinpath(INDEX_FILE)
+    index = _Index.read(index_file.read_text("utf-8"), raw, digest) \
+        if index_file.is_file() else None
+    if index is not None:
+        catalog = Catalog._from_index(index)
+    else:  # no index, or one built from another catalog.json: build it here (slower)
+        catalog = Catalog.from_records(json.loads(raw.decode("utf-8")))
+    catalog._fingerprint = digest  # the file's hash: no need to walk 20k entries
     return catalog
 
 

@@ -18,8 +18,10 @@ hand from what the signals mean, not fitted to the gold files.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -55,6 +57,42 @@ _NOUN = re.compile(
     r"framework|plugin|driver|client|crate|package|module|matchers?|toolkit|SDK|CLI|daemon|"
     r"bindings?|wrapper|extension|middleware|runtime|formatter|linter)s?\b"
 )
+
+
+# where an _IS_A match joins its name to " is a ...": every match has one, right after its
+# name (which holds at most two whitespace characters)
+_IS_A_JUNCTION = re.compile(r"(?= (?:is|was) (?:a|an|our) )")
+
+
+def _is_a_matches(view: str) -> Iterator[re.Match[str]]:
+    """What `_IS_A.finditer(view)` finds, trying the pattern only just before each junction
+    instead of at every character (it was most of the recogniser's time).
+
+    A match's name holds no junction and at most two whitespace characters, and _IS_A looks
+    at nothing before its start: so the leftmost match from a position, if any, starts after
+    the third whitespace character before one of the junctions from there and before that
+    junction, and trying those positions in order finds it."""
+    junctions = [m.start() for m in _IS_A_JUNCTION.finditer(view)]
+    pos = tried = 0  # matches start at pos or later; positions below `tried` failed
+    for junction in junctions:
+        if junction < pos:
+            continue
+        start, spaces = junction, 0
+        while start > pos and spaces < 3:
+            start -= 1
+            if view[start].isspace():
+                spaces += 1
+        if spaces == 3:
+            start += 1  # just after the third whitespace character
+        for at in range(max(start, tried), junction):
+            match = _IS_A.match(view, at)
+            if match is not None:
+                yield match
+                pos = match.end()
+                break
+        tried = max(tried, junction)
+
+
 _SHAPE = re.compile(
     r"(?<![\w./-])(?:[A-Z]?[a-z]+[A-Z][A-Za-z0-9]*|[A-Z]{2,}[a-z][A-Za-z0-9]*|"
     r"[A-Za-z][A-Za-z0-9]*\.(?:js|rs|io|py|net|sh)|[A-Za-z]+[0-9]+[A-Za-z0-9]*)(?![\w/-])"
@@ -99,11 +137,7 @@ def _vendors(catalog: Catalog) -> frozenset[str]:
     read from the catalog, so that no vendor is named in code."""
     key = id(catalog)
     if key not in _VENDOR_CACHE:
-        counts: dict[str, int] = defaultdict(int)
-        for entry in catalog:
-            words = entry.name.split()
-            if len(words) > 1 and words[0][:1].isupper():
-                counts[words[0]] += 1
+        counts = catalog.name_heads()  # first word -> how many names start with it
         _VENDOR_CACHE.clear()
         _VENDOR_CACHE[key] = (catalog, frozenset(
             w for w, n in counts.items() if n >= VENDOR_PRODUCTS and not is_common_word(w)
@@ -243,15 +277,60 @@ _PLURAL_ACRONYM = re.compile(r"[A-Z]{2,}[0-9]?s")
 _SERIAL = re.compile(r"[A-Z]{1,4}[0-9]+[A-Z]?[0-9]*")
 
 
+class _Spans:
+    """Whether [start, end) meets any of some spans (`any(a < end and start < b ...)`), by
+    bisection: among the spans starting before `end`, the one reaching furthest."""
+
+    def __init__(self, spans: Iterable[tuple[int, int]]) -> None:
+        ordered = sorted(spans)
+        self._starts = [a for a, _ in ordered]
+        self._reach: list[int] = []  # the furthest end among the spans up to each one
+        for _, b in ordered:
+            self._reach.append(max(b, self._reach[-1]) if self._reach else b)
+
+    def overlaps(self, start: int, end: int) -> bool:
+        i = bisect.bisect_left(self._starts, end) - 1  # the last span starting before end
+        return i >= 0 and self._reach[i] > start
+
+
+def _is_word(char: str) -> bool:
+    return char.isalnum() or char == "_"  # what `\w` matches in a str pattern
+
+
+def _standalone(text: str, name: str) -> Iterator[int]:
+    r"""Where `name` occurs on its own: what `re.finditer(r"(?<![\w.-])NAME(?![\w-]|\.\w)")`
+    finds, by `str.find` (no regex compiled per name)."""
+    size, limit = len(name), len(text)
+    at = text.find(name)
+    while at >= 0:
+        end = at + size
+        before = text[at - 1] if at else ""
+        after = text[end] if end < limit else ""
+        if not (before and (_is_word(before) or before in ".-")) and not (
+            after and (_is_word(after) or after == "-"
+                       or (after == "." and end + 1 < limit and _is_word(text[end + 1])))
+        ):
+            yield at
+            at = text.find(name, end)
+        else:
+            at = text.find(name, at + 1)
+
+
 def score_unknown(view: str, sentences: list[Sentence], catalog: Catalog,
                   text: str | None = None, known: list[Mention] | None = None) -> list[Scored]:
     """Every name the catalog lacks that some signal points at, with its score (proposed or
     not: `propose_unknown` keeps those at THRESHOLD or above)."""
     text = view if text is None else text
     known = catalog.find_mentions(view) if known is None else known
-    known_spans = [(m.start, m.end) for m in known]
+    in_known = _Spans((m.start, m.end) for m in known).overlaps
     code = code_spans(view)
     candidates: dict[str, _Candidate] = defaultdict(lambda: _Candidate([], 0.0, set()))
+    looked_up: dict[str, CatalogEntry | None] = {}
+
+    def lookup(name: str) -> CatalogEntry | None:  # the same names come up again and again
+        if name not in looked_up:
+            looked_up[name] = catalog.lookup(name)
+        return looked_up[name]
 
     def in_code(start: int) -> bool:
         return any(a <= start < b for a, b in code)
@@ -259,11 +338,11 @@ def score_unknown(view: str, sentences: list[Sentence], catalog: Catalog,
     def add(name: str | None, start: int, signal: str, weight: float) -> None:
         if not name or start < 0:
             return
-        entry = catalog.lookup(name)
+        entry = lookup(name)
         if entry is not None and not (entry.code_only or entry.ambiguous):
             return  # the matcher finds it; only a word-like catalog name needs evidence here
         end = start + len(name)
-        if any(a < end and start < b for a, b in known_spans):
+        if in_known(start, end):
             return
         cand = candidates[name]
         if (start, end) not in cand.spans:
@@ -277,8 +356,8 @@ def score_unknown(view: str, sentences: list[Sentence], catalog: Catalog,
         name = _clean(match.group(1))
         if name and not is_common_word(name):
             add(name, match.start(1), "noun", NOUN)
-    for pattern in (_CUE, _CALLED, _IS_A):
-        for match in pattern.finditer(view):
+    for matches in (_CUE.finditer(view), _CALLED.finditer(view), _is_a_matches(view)):
+        for match in matches:
             name = _clean(match.group(1))
             if name:
                 add(name, view.find(name, match.start(1)), "cue", CUE)
@@ -310,7 +389,7 @@ def score_unknown(view: str, sentences: list[Sentence], catalog: Catalog,
             by_block.setdefault(s.block, []).append(s)
     for items in by_block.values():
         texts = [view[s.start : s.end].strip(" \t-*•+,[]") for s in items]
-        n_known = sum(1 for t in texts if t and catalog.lookup(t) is not None)
+        n_known = sum(1 for t in texts if t and lookup(t) is not None)
         if len(texts) < 3 or n_known < max(2, len(texts) // 2):
             continue
         for s, t in zip(items, texts, strict=True):
@@ -327,7 +406,7 @@ def score_unknown(view: str, sentences: list[Sentence], catalog: Catalog,
         if len(pieces) < 3:
             continue
         members = [p.strip(" \t[]()*_`\"'.:;") for p in pieces]
-        n_known = sum(1 for p in members if p and catalog.lookup(p) is not None)
+        n_known = sum(1 for p in members if p and lookup(p) is not None)
         if n_known < 2:
             continue
         for member in members:
@@ -342,13 +421,13 @@ def score_unknown(view: str, sentences: list[Sentence], catalog: Catalog,
             score += COINED
             signals.add("coined")
         spans = set(cand.spans)
-        for match in re.finditer(rf"(?<![\w.-]){re.escape(name)}(?![\w-]|\.\w)", view):
-            if not any(a < match.end() and match.start() < b for a, b in known_spans):
-                spans.add((match.start(), match.end()))
+        for at in _standalone(view, name):
+            if not in_known(at, at + len(name)):
+                spans.add((at, at + len(name)))
         if len(spans) > 1:
             score += REPEAT
             signals.add("repeat")
-        entry = catalog.lookup(name)
+        entry = lookup(name)
         if entry is not None and not signals & _STRONG:
             continue  # a word-like catalog name needs a link, a cue or a list of tools
         out.append(Scored(name, round(min(score, 1.0), 2), frozenset(signals),
