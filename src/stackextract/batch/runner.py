@@ -33,7 +33,7 @@ import sys
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TextIO
@@ -229,33 +229,38 @@ def _walk(directory: Path, problems: list[InputProblem]) -> Iterator[Path]:
 
 
 def _url_lines(path: Path) -> Iterator[tuple[int, str]]:
-    """(line number, stripped line) of a URL list, read a line at a time: a list of
-    millions of lines is never in memory, and a line without an end is cut at
-    MAX_URL_LINE characters (the rest of it skipped)."""
+    """(line number, stripped line) of a URL-list file (see `_list_lines`)."""
     try:
         fp = path.open("r", encoding="utf-8-sig", errors="replace", newline=None)
     except OSError as exc:
         raise InputError(f"cannot read URL list {path}: {exc.strerror}") from exc
     with fp:
-        number = 0
-        while True:
-            try:
-                line = fp.readline(MAX_URL_LINE)
-            except OSError as exc:
-                raise InputError(f"cannot read URL list {path}: {exc.strerror}") from exc
-            if not line:
-                return
-            number += 1
-            if len(line) == MAX_URL_LINE and not line.endswith("\n"):
-                while True:  # skip the rest of an overlong line
-                    more = fp.readline(MAX_URL_LINE)
-                    if not more or more.endswith("\n"):
-                        break
-                yield number, line[:80] + "…"
-                continue
-            line = line.strip()
-            if line and not line.startswith("#"):
-                yield number, line
+        yield from _list_lines(fp, f"URL list {path}")
+
+
+def _list_lines(fp: TextIO, what: str) -> Iterator[tuple[int, str]]:
+    """(line number, stripped line) of a URL list, blanks and `#` comments skipped, read a
+    line at a time: a list of millions of lines is never in memory, and a line without an
+    end is cut at MAX_URL_LINE characters (the rest of it skipped)."""
+    number = 0
+    while True:
+        try:
+            line = fp.readline(MAX_URL_LINE)
+        except OSError as exc:
+            raise InputError(f"cannot read {what}: {exc.strerror}") from exc
+        if not line:
+            return
+        number += 1
+        if len(line) == MAX_URL_LINE and not line.endswith("\n"):
+            while True:  # skip the rest of an overlong line
+                more = fp.readline(MAX_URL_LINE)
+                if not more or more.endswith("\n"):
+                    break
+            yield number, line[:80] + "…"
+            continue
+        line = line.strip()
+        if line and not line.startswith("#"):
+            yield number, line
 
 
 class _Sources:
@@ -279,16 +284,11 @@ class _Sources:
     def _plan(self, raw: str | Path) -> tuple[str, Any]:
         text = str(raw).strip()
         if not isinstance(raw, Path) and text == "-":  # a URL list on standard input
-            from stackextract.sources.urls import parse_url_list
-
-            text_in = sys.stdin.read()
-            try:
-                parse_url_list(text_in)  # the same checks as a file: no URL at all is an error
-            except InputError as exc:
-                raise InputError(f"standard input: {exc}") from exc
-            # fetched as written, like the lines of a URL-list file (the key is normalised)
-            return "stdin", [(n, line.strip()) for n, line in enumerate(text_in.splitlines(), 1)
-                             if line.strip() and not line.strip().startswith("#")]
+            # read like a URL-list file, and fetched as written (the key is normalised);
+            # stdin cannot be read twice, so its lines are kept
+            lines = list(_list_lines(sys.stdin, "standard input"))
+            self._first_url(lines, "standard input")
+            return "stdin", lines
         if not isinstance(raw, Path) and _URL_RE.match(text):
             return "url", text
         path = Path(text).expanduser()
@@ -321,25 +321,26 @@ class _Sources:
                 verdict = "a list of URLs" if listed else "a writeup, not a URL list"
                 self.notes.append(f"{path}: read as {verdict} ({why})")
         if listed:
-            self._first_url(path)
+            self._first_url(_url_lines(path), str(path))
         return path, listed
 
     @staticmethod
-    def _first_url(path: Path) -> None:
+    def _first_url(lines: Iterable[tuple[int, str]], where: str) -> None:
+        """Read `lines` up to the first http(s) URL; a list without any is a usage error."""
         from stackextract.sources.urls import is_http_url
 
         invalid: list[tuple[int, str]] = []
-        for number, line in _url_lines(path):
+        for number, line in lines:
             if is_http_url(line):
                 return
             invalid.append((number, line))
         if invalid:
             number, line = invalid[0]
             raise InputError(
-                f"{path}: no valid URL in the list: {len(invalid)} invalid line(s), the first "
+                f"{where}: no valid URL in the list: {len(invalid)} invalid line(s), the first "
                 f"is line {number}: {_clip(line)!r}; put one http(s) URL on each line"
             )
-        raise InputError(f"{path}: the URL list is empty; put one http(s) URL on each line")
+        raise InputError(f"{where}: the URL list is empty; put one http(s) URL on each line")
 
     def _job(self, job: Job) -> Iterator[Job]:
         if job.key not in self.seen:
