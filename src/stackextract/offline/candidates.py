@@ -18,7 +18,7 @@ from stackextract.models import Document
 from stackextract.offline import cues
 from stackextract.offline.prose import code_spans, prose_mask
 from stackextract.offline.sentences import Sentence, split
-from stackextract.offline.unknown import THRESHOLD, propose_unknown, repository_mentions
+from stackextract.offline.unknown import propose_unknown, repository_mentions
 
 
 @dataclass
@@ -256,10 +256,8 @@ class Candidates:
         return dict(found)
 
 
-def find_candidates(document: Document, catalog: Catalog, *, unknown: bool = True,
-                    unknown_threshold: float = THRESHOLD) -> Candidates:
-    """The mentions of `document` that read like products, with the cues around each
-    (unknown names proposed from `unknown_threshold` up)."""
+def find_candidates(document: Document, catalog: Catalog, *, unknown: bool = True) -> Candidates:
+    """The mentions of `document` that read like products, with the cues around each."""
     text = document.text
     view = prose_mask(text)
     sentences = split(view)
@@ -273,8 +271,7 @@ def find_candidates(document: Document, catalog: Catalog, *, unknown: bool = Tru
     if unknown:
         known = {(m.start, m.end) for m in mentions}
         mentions += [
-            m for m in propose_unknown(view, sentences, catalog, text, mentions,
-                                      threshold=unknown_threshold)
+            m for m in propose_unknown(view, sentences, catalog, text, mentions)
             if not any(a <= m.start < b for a, b in known)
             and not (company and m.text.casefold() == company.casefold())
         ]

@@ -443,7 +443,7 @@ def repository_mentions(text: str, catalog: Catalog, taken: list[Mention]) -> li
     responses](https://github.com/AliSoftware/OHHTTPStubs)`, or a bare repository URL in a
     table of libraries. The mention is the link's text; the tool is the repository's name
     (its catalog entry where it has one). An own-account repository is left to the rest."""
-    spans = [(m.start, m.end) for m in taken]
+    in_taken = _Spans((m.start, m.end) for m in taken).overlaps
     links = _links(text)
     own = _own_account(links)
     out: list[Mention] = []
@@ -456,7 +456,7 @@ def repository_mentions(text: str, catalog: Catalog, taken: list[Mention]) -> li
                          or squash(repo) in squash(label)):
             continue
         end = offset + len(label)
-        if any(a < end and offset < b for a, b in spans):
+        if in_taken(offset, end):
             continue
         entry = catalog.lookup(repo)
         if entry is None:
@@ -467,18 +467,17 @@ def repository_mentions(text: str, catalog: Catalog, taken: list[Mention]) -> li
 
 def propose_unknown(view: str, sentences: list[Sentence], catalog: Catalog,
                     text: str | None = None,
-                    known: list[Mention] | None = None, *,
-                    threshold: float = THRESHOLD) -> list[Mention]:
+                    known: list[Mention] | None = None) -> list[Mention]:
     """Mentions of product-like names that the catalog does not know, each carrying its
     score as `entry.popularity` (the recogniser's confidence) and its signals in
     `entry.sources`, and of word-like catalog names ('Quick', `code_only` 'Moya') that a link,
-    a cue or a list of tools vouches for. (Asking for weaker names, `threshold` 0.3 or 0.45,
-    and letting the learned tool model decide on their signals measured worse in
+    a cue or a list of tools vouches for. (Proposing weaker names, from 0.3 or 0.45, and
+    letting the learned tool model decide on their signals measured worse in
     cross-validation: docs/quality.md.)"""
     text = view if text is None else text
     proposals: list[Mention] = []
     for scored in score_unknown(view, sentences, catalog, text, known):
-        if scored.score < threshold:
+        if scored.score < THRESHOLD:
             continue
         entry = scored.entry or _entry(scored.name, scored.score, scored.signals)
         proposals.extend(Mention(a, b, text[a:b], entry) for a, b in scored.spans)
