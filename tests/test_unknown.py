@@ -123,3 +123,46 @@ def test_fast_paths_find_what_the_regexes_find() -> None:
         end = start + rnd.randint(0, 8)
         assert unknown._Spans(spans).overlaps(start, end) == any(
             a < end and start < b for a, b in spans)
+
+
+LINKED = Catalog.from_records([
+    {"name": "Palette", "category": "frontend", "ambiguous": True, "code_only": True,
+     "common_word": True},
+    {"name": "Segment", "category": "analytics", "ambiguous": True, "common_word": True},
+    {"name": "Apache Oozie", "aliases": ["Oozie"], "category": "data_pipeline"},
+    {"name": "scikit-learn", "category": "ml"},
+    {"name": "CocoaPods", "category": "mobile"},
+    {"name": "Google", "category": "other", "ambiguous": True},
+    *({"name": f"Google Thing {i}", "category": "other"} for i in range(20)),
+    {"name": "Docker", "category": "containers"},
+])
+
+
+def candidate_names(text: str, catalog: Catalog = LINKED) -> set[str]:
+    from stackextract.offline.candidates import find_candidates
+
+    return {m.entry.name for m in find_candidates(Document(text=text), catalog).mentions}
+
+
+def test_a_link_to_its_own_site_vouches_for_a_word_like_name() -> None:
+    """Word-like or ambiguous names in a link's text count where the target is the tool's
+    own repository or site; without the link the same words are not tools."""
+    linked = ("We kept our component library [Palette](https://github.com/artsy/palette) and "
+              "store usage data from [Segment Warehouses](https://segment.com/warehouses).\n")
+    assert {"Palette", "Segment"} <= candidate_names(linked)
+    plain = "We kept our component library palette and store Segment Warehouses data.\n"
+    assert not {"Palette", "Segment"} & candidate_names(plain)
+
+
+def test_a_link_spelled_loosely_or_described_names_its_target() -> None:
+    text = ("Jobs run with some [Ooozie](http://oozie.apache.org) workflow scheduling, models "
+            "with [sci-kit learn](http://scikit-learn.org/stable), and the pods are managed "
+            "as others have [done this before](https://cocoapods.org).\n")
+    assert {"Apache Oozie", "scikit-learn", "CocoaPods"} <= candidate_names(text)
+
+
+def test_a_vendor_heading_a_longer_link_text_is_not_vouched() -> None:
+    """'[Google Custom Search](https://www.google.com/cse)' is a product of Google's; the
+    vendor's name in it does not become a tool because the link goes to google.com."""
+    text = "Search used to run on [Google Custom Search](https://www.google.com/cse) on Docker.\n"
+    assert "Google" not in candidate_names(text)

@@ -18,7 +18,7 @@ from stackextract.models import Document
 from stackextract.offline import cues
 from stackextract.offline.prose import code_spans, prose_mask
 from stackextract.offline.sentences import Sentence, split
-from stackextract.offline.unknown import propose_unknown, repository_mentions
+from stackextract.offline.unknown import link_mentions, propose_unknown, repository_mentions
 
 
 @dataclass
@@ -62,12 +62,14 @@ def _title_case(sentence_text: str, names: frozenset[str] = frozenset()) -> bool
 
 
 def filter_mentions(mentions: list[Mention], view: str, sentences: list[Sentence],
-                     company: str | None) -> list[Mention]:
+                     company: str | None,
+                     vouched: frozenset[tuple[int, int]] = frozenset()) -> list[Mention]:
     """Drop mentions that are words, identifiers or the author's own company, not tools.
 
     An ambiguous name ('Snowflake', 'Mode') counts where it reads like a product: mid-sentence
     with its capitals, or at the start of a sentence once the document has used it as a
-    product elsewhere.
+    product elsewhere, or wherever a link to its own site or repository vouches for it
+    (`vouched` spans).
     """
     code = code_spans(view)
     code_starts = [a for a, _ in code]
@@ -75,9 +77,14 @@ def filter_mentions(mentions: list[Mention], view: str, sentences: list[Sentence
     capitalised = {m.entry.name for m in mentions if not m.text.islower()}
     unambiguous = frozenset(w.casefold() for m in mentions if not m.entry.ambiguous
                             for w in re.findall(r"[A-Za-z][\w'-]*", m.text))
+    if company:  # "We launched Luma on Vercel and Render": the company is no headline word
+        unambiguous |= {w.casefold() for w in re.findall(r"[A-Za-z][\w'-]*", company)}
     kept: list[tuple[Mention, bool]] = []  # (mention, needs the tool established elsewhere)
     for m in mentions:
         if company and m.text.casefold() == company.casefold():
+            continue
+        if (m.start, m.end) in vouched:
+            kept.append((m, False))
             continue
         i = bisect.bisect_right(code_starts, m.start) - 1
         in_code = i >= 0 and code[i][0] <= m.start < code[i][1]
@@ -262,10 +269,13 @@ def find_candidates(document: Document, catalog: Catalog, *, unknown: bool = Tru
     view = prose_mask(text)
     sentences = split(view)
     company = company_of(document, view)
-    mentions = filter_mentions(catalog.find_mentions(view), view, sentences, company)
+    everything = catalog.find_mentions(view)
+    linked, vouched = link_mentions(text, catalog, everything) if unknown else ([], set())
+    mentions = filter_mentions(everything, view, sentences, company, frozenset(vouched))
     derived = derived_mentions(view, catalog, mentions)
     if unknown:
-        derived += repository_mentions(text, catalog, mentions)
+        derived += [m for m in linked if not (company and m.text.casefold() == company.casefold())]
+        derived += repository_mentions(text, catalog, [*mentions, *linked])
     if derived:
         mentions = sorted([*mentions, *derived], key=lambda m: m.start)
     if unknown:

@@ -452,8 +452,7 @@ def repository_mentions(text: str, catalog: Catalog, taken: list[Mention]) -> li
         bare = label.strip() == url
         if repo is None or (own and _account(url) == own) or len(repo) < 3:
             continue
-        if not bare and (not _DESCRIPTIVE.fullmatch(label.strip())
-                         or squash(repo) in squash(label)):
+        if not bare and (not _descriptive(label) or squash(repo) in squash(label)):
             continue
         end = offset + len(label)
         if in_taken(offset, end):
@@ -483,3 +482,89 @@ def propose_unknown(view: str, sentences: list[Sentence], catalog: Catalog,
         proposals.extend(Mention(a, b, text[a:b], entry) for a, b in scored.spans)
     proposals.sort(key=lambda m: m.start)
     return proposals
+
+
+_CAPITALISED_DESCRIPTION = re.compile(r"[A-Z][a-z]+(?: [a-z][a-z-]*){1,6}")
+
+
+def _descriptive(label: str) -> bool:
+    """Link text that describes rather than names: 'stubbed network responses', 'One library'."""
+    label = label.strip()
+    return bool(_DESCRIPTIVE.fullmatch(label) or _CAPITALISED_DESCRIPTION.fullmatch(label))
+
+
+def _url_entries(url: str, catalog: Catalog) -> tuple[list[CatalogEntry], list[CatalogEntry]]:
+    """Catalog entries a link target names: (by its host, by its path). The host's labels
+    before the public suffix (`oozie.apache.org`: oozie, apache; `matplotlib.org`), or on a
+    code host the repository (`github.com/artsy/palette`); the path's first segment elsewhere
+    (`joyent.com/triton`)."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    segments = [s for s in parts.path.split("/") if s]
+    by_host: list[CatalogEntry] = []
+    by_path: list[CatalogEntry] = []
+    if _PROJECT_HOSTS.search(host):
+        names_host: list[str] = []
+        names_path = segments[1:2] if len(segments) >= 2 else []
+        if not segments:
+            names_host = [label for label in host.split(".")[:-1]
+                          if label not in _GENERIC_HOST_LABELS]
+    else:
+        names_host = [label for label in host.split(".")[:-1] if label not in _GENERIC_HOST_LABELS]
+        names_path = [_FILE_EXT.sub("", s) for s in segments[:1]]
+    for names, out in ((names_host, by_host), (names_path, by_path)):
+        for name in names:
+            entry = catalog.lookup(name) if len(squash(name)) >= 3 else None
+            if entry is not None and entry not in out:
+                out.append(entry)
+    return by_host, by_path
+
+
+def link_mentions(text: str, catalog: Catalog, found: list[Mention]
+                  ) -> tuple[list[Mention], set[tuple[int, int]]]:
+    """What links say about tools: a catalog mention in a link's text whose target is the
+    tool's own site or repository (`[Palette](https://github.com/artsy/palette)`, `[Segment
+    Warehouses](https://segment.com/warehouses)`) is a product even where the name is a word
+    (returned as vouched spans, for the mention filter); link text that spells the target's
+    name loosely (`[sci-kit learn](http://scikit-learn.org)`) or only describes it (`[done
+    this before](https://cocoapods.org)`) becomes a mention of the target's catalog entry."""
+    from rapidfuzz import fuzz  # only for link texts that are not catalog names
+
+    starts = [m.start for m in found]
+    vouched: set[tuple[int, int]] = set()
+    out: list[Mention] = []
+    for label, offset, url in _links(text):
+        if label.strip() == url:
+            continue
+        by_host, by_path = _url_entries(url, catalog)
+        targets = by_host + by_path
+        if not targets:
+            continue
+        end = offset + len(label)
+        i = bisect.bisect_left(starts, offset)
+        inside = []
+        while i < len(found) and found[i].start < end:
+            if found[i].end <= end:
+                inside.append(found[i])
+            i += 1
+        if inside:
+            # a vendor's name heading a longer label ('[Google Custom Search](google.com)')
+            # is the vendor's product, not the vendor
+            vendors = _vendors(catalog)
+            vouched.update((m.start, m.end) for m in inside if m.entry in targets and (
+                (m.start, m.end) == (offset, end) or m.entry.name not in vendors))
+            continue
+        key = squash(label)
+        named = next((e for e in targets if len(key) >= 3 and any(
+            fuzz.ratio(key, squash(s)) >= LINK_SPELLING for s in e.spellings)), None)
+        if named is not None:
+            out.append(Mention(offset, end, label, named))
+            vouched.add((offset, end))
+        elif _descriptive(label):
+            entry = next((e for e in by_host if not e.ambiguous and not e.code_only), None)
+            if entry is not None:
+                out.append(Mention(offset, end, label, entry))
+    return out, vouched
+
+
+LINK_SPELLING = 85  # rapidfuzz ratio: 'ooozie' for oozie, 'sci-kit learn' for scikit-learn
