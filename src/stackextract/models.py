@@ -70,7 +70,9 @@ class Status(str, Enum):
 
 
 class _Record(BaseModel):
-    model_config = ConfigDict(extra="forbid", use_enum_values=False)
+    # schemas are built on a model's first use, not at import: a one-shot extract builds only
+    # the ones it uses (docs/performance.md, start-up)
+    model_config = ConfigDict(extra="forbid", use_enum_values=False, defer_build=True)
 
 
 class Evidence(_Record):

@@ -51,6 +51,11 @@ C = {"tool": 0.5, "status": 0.5, "reason": 0.1, "regret": 0.1, "would_instead": 
      "migration": 0.5, "relevance": 0.3}
 BINARY = ("tool", "reason", "regret", "would_instead", "migration", "relevance")
 MIN_COUNT = 2  # a feature seen in fewer training examples is not kept
+# weights smaller than this are dropped from the fitted models, the cross-validation folds
+# included (so the figures are those of the pruned models): they change no decision that
+# matters and made most of a 2.5 MB file that every one-shot command parses
+PRUNE = 0.01
+DIGITS = 4  # weights are kept to 4 decimals (a 1e-4 logit is no decision)
 
 
 @dataclass
@@ -169,8 +174,8 @@ def _fit_binary(rows: Sequence[Features], y: Sequence[int], c: float) -> dict[st
     model = LogisticRegression(C=c, solver="liblinear", dual=True,
                                max_iter=5000, random_state=SEED)
     model.fit(_matrix(rows, vocab), list(y))
-    weights = {k: round(float(w), 6) for k, w in zip(vocab, model.coef_[0], strict=True)
-               if abs(w) >= 1e-6}
+    weights = {k: round(float(w), DIGITS) for k, w in zip(vocab, model.coef_[0], strict=True)
+               if abs(w) >= PRUNE}
     return {"weights": weights, "intercept": round(float(model.intercept_[0]), 6)}
 
 
@@ -190,8 +195,8 @@ def _fit_status(rows: Sequence[Features], y: Sequence[str], c: float) -> dict[st
         intercepts.append(round(float(model.intercept_[0]), 6))
     weights = {}
     for j, k in enumerate(vocab):
-        w = [round(float(coefs[i][j]), 6) for i in range(len(classes))]
-        if any(abs(v) >= 1e-6 for v in w):
+        w = [round(float(coefs[i][j]), DIGITS) for i in range(len(classes))]
+        if any(abs(v) >= PRUNE for v in w):
             weights[k] = w
     return {"classes": classes, "weights": weights, "one_vs_rest": True,
             "intercepts": intercepts}

@@ -23,6 +23,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 from urllib.parse import urlsplit
 
 from stackextract.catalog import Catalog, CatalogEntry, Mention, is_common_word, squash
@@ -528,8 +529,6 @@ def link_mentions(text: str, catalog: Catalog, found: list[Mention]
     (returned as vouched spans, for the mention filter); link text that spells the target's
     name loosely (`[sci-kit learn](http://scikit-learn.org)`) or only describes it (`[done
     this before](https://cocoapods.org)`) becomes a mention of the target's catalog entry."""
-    from rapidfuzz import fuzz  # only for link texts that are not catalog names
-
     starts = [m.start for m in found]
     vouched: set[tuple[int, int]] = set()
     out: list[Mention] = []
@@ -556,7 +555,7 @@ def link_mentions(text: str, catalog: Catalog, found: list[Mention]
             continue
         key = squash(label)
         named = next((e for e in targets if len(key) >= 3 and any(
-            fuzz.ratio(key, squash(s)) >= LINK_SPELLING for s in e.spellings)), None)
+            _similar(key, squash(s)) for s in e.spellings)), None)
         if named is not None:
             out.append(Mention(offset, end, label, named))
             vouched.add((offset, end))
@@ -567,4 +566,14 @@ def link_mentions(text: str, catalog: Catalog, found: list[Mention]
     return out, vouched
 
 
-LINK_SPELLING = 85  # rapidfuzz ratio: 'ooozie' for oozie, 'sci-kit learn' for scikit-learn
+LINK_SPELLING = 0.85  # 'ooozie' for oozie (0.91), 'sci-kit learn' for scikit-learn (1.0)
+
+
+def _similar(a: str, b: str) -> bool:
+    """Loosely the same spelling (difflib's ratio: the standard library's, so a one-shot
+    command loads no fuzzy-matching extension for it)."""
+    if a == b:
+        return True
+    if 2 * min(len(a), len(b)) < LINK_SPELLING * (len(a) + len(b)):
+        return False  # the best ratio the lengths allow is already too low
+    return SequenceMatcher(None, a, b).ratio() >= LINK_SPELLING
