@@ -5,6 +5,7 @@ local page and model servers: same stored rows as run_batch, a killed actor, the
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import os
 import signal
@@ -107,7 +108,7 @@ def test_the_same_200_documents_as_run_batch_and_a_rerun_does_nothing(
                           progress=False, stream=io.StringIO(), fetch_options=FAST,
                           **settings)
         assert (local.done, local.failed) == (200, 2)
-        def page_hits() -> int:  # run_batch also reads robots.txt; the Ray engine does not
+        def page_hits() -> int:  # both engines also read robots.txt (a 404 here)
             return sum(n for path, n in server.hits.items() if path != "/robots.txt")
 
         hits = page_hits()
@@ -139,6 +140,45 @@ def test_the_same_200_documents_as_run_batch_and_a_rerun_does_nothing(
         assert rerun.failed == 2  # failures are tried again
         assert page_hits() == 2 * hits + 1  # only /missing
         assert model.count == (400 if backend == "llm" else 0)  # no model call
+
+
+def test_robots_txt_keeps_pages_out_on_the_cluster_too(cluster: Any, tmp_path: Path) -> None:
+    """Each actor reads a site's robots.txt once and obeys it for the user agent, as batch
+    does: a disallowed URL is a `blocked` row, never fetched, imported as batch records it
+    (a page with outcome robots, no failure); its Crawl-delay spaces one actor's requests;
+    `robots=False` fetches everything."""
+    rules = ("User-agent: stackextract-test\nDisallow: /page/1\nCrawl-delay: 0.4\n\n"
+             "User-agent: *\nDisallow: /\n")
+    with PageServer(robots=rules) as server:
+        listing = tmp_path / "urls.txt"
+        listing.write_text("".join(f"{server.url(i)}\n" for i in range(4)), encoding="utf-8")
+        options: dict[str, Any] = {
+            "backend": "offline", "allow_private": True, "actors": 1, "stream": io.StringIO(),
+            "fetch_options": {**FAST, "user_agent": "stackextract-test"},
+        }
+        job = run_job([listing], out=tmp_path / "out", **options)
+        assert (job.done, job.blocked, job.failed, job.skipped) == (3, 1, 0, 0), job
+        assert server.hits["/page/1"] == 0 and server.hits["/robots.txt"] == 1
+        starts = sorted(t for path, ts in server.times.items() if path.startswith("/page/")
+                        for t in ts)
+        assert len(starts) == 3
+        assert all(b - a >= 0.35 for a, b in itertools.pairwise(starts)), starts
+        summary = import_parts([tmp_path / "out"], db=tmp_path / "ray.db")
+        assert (summary.stored, summary.blocked, summary.failures) == (3, 1, 0)
+        with Store(tmp_path / "ray.db") as store:
+            assert store.page(server.url(1))["outcome"] == "robots"
+            assert store.document(server.url(1)) is None
+            assert store.failures() == []
+        # a re-run does not ask again: the blocked URL is done under this configuration
+        again = run_job([listing], out=tmp_path / "out", **options)
+        assert (again.done, again.blocked, again.skipped) == (0, 0, 4)
+        # another user agent falls under `*`: everything is kept out; robots=False: nothing
+        other = run_job([listing], out=tmp_path / "other", **{
+            **options, "fetch_options": {**FAST, "user_agent": "someone-else"}})
+        assert (other.done, other.blocked) == (0, 4)
+        ignored = run_job([listing], out=tmp_path / "ignored", robots=False, **options)
+        assert (ignored.done, ignored.blocked) == (4, 0)
+        assert server.hits["/page/1"] == 1
 
 
 def test_the_cap_on_model_requests_holds_across_the_cluster(

@@ -327,6 +327,7 @@ def batch(sources: tuple[str, ...], db: str, backend: str | None, model: str | N
     if not sources and not retry_failed:
         raise click.UsageError("give at least one source (file, directory or URL list)")
     settings = _run_settings(backend, model, base_url, mode, max_tokens, hints, catalog_path)
+    fetch_options = {"timeout": timeout, "user_agent": user_agent or default_user_agent(contact)}
     if engine == "ray":
         if out_dir is None:
             raise click.UsageError("--engine ray needs --out FOLDER for the result parts")
@@ -337,12 +338,11 @@ def batch(sources: tuple[str, ...], db: str, backend: str | None, model: str | N
                    db=db, prefix=prefix, force=force, limit=limit, backend=backend,
                    concurrency=concurrency, per_host=per_host, actors=workers,
                    max_model_requests=max_model_requests, allow_private=allow_private,
-                   progress=progress,
+                   progress=progress, fetch_options=fetch_options, robots=not ignore_robots,
                    strict=strict, min_confidence=min_confidence, **settings)
         return
     if db is None:
         raise click.UsageError("give --db FILE (the SQLite file to fill)")
-    fetch_options = {"timeout": timeout, "user_agent": user_agent or default_user_agent(contact)}
     summary = run_batch(
         list(sources), db=db, backend=backend, concurrency=concurrency, per_host=per_host,
         retry_failed=retry_failed, force=force, limit=limit, allow_private=allow_private,

@@ -48,6 +48,7 @@ def extract_dataset(
     min_confidence: float | None = None,
     allow_private: bool = False,
     fetch_options: Mapping[str, Any] | None = None,
+    robots: bool = True,
     **extractor_settings: Any,
 ) -> ray.data.Dataset:
     """The result rows (rows.COLUMNS) of a Dataset of sources, one row per document.
@@ -62,7 +63,10 @@ def extract_dataset(
     other jobs). `skip`: what is done already (see parts.read_done): those sources are not
     fetched, and texts with a done content hash are not sent to the model (status
     "duplicate"). Fetch limits and retries are batch's (`fetch_options`: timeout,
-    max_bytes, retries, backoff, user_agent). Lazy, like every Dataset transform.
+    max_bytes, retries, backoff, user_agent), and so is politeness: each actor reads a
+    site's robots.txt once and obeys it for that user agent (a URL it keeps out is a
+    "blocked" row; its Crawl-delay spaces the actor's requests), unless `robots=False` (your
+    own sites only). Lazy, like every Dataset transform.
     """
     if concurrency < 1 or per_host < 1:
         raise InputError("concurrency and per_host must be at least 1")
@@ -101,6 +105,7 @@ def extract_dataset(
             "per_host": per_host,
             "done": done,
             "gate": gate,
+            "robots": robots,
         },
         batch_size=batch_size,
         batch_format="pyarrow",
@@ -143,6 +148,7 @@ class JobSummary:
     done: int = 0
     duplicates: int = 0
     failed: int = 0
+    blocked: int = 0  # kept out by robots.txt
     skipped: int = 0
     requests: int = 0
     total_tokens: int = 0
@@ -166,7 +172,8 @@ class JobSummary:
         rate = (self.done + self.duplicates) / self.duration_s if self.duration_s else 0.0
         return (
             f"{self.total} sources: {self.done} extracted, {self.duplicates} duplicates, "
-            f"{self.failed} failed, {self.skipped} skipped (done before) in "
+            f"{self.failed} failed, {self.blocked} kept out by robots.txt, "
+            f"{self.skipped} skipped (done before) in "
             f"{self.duration_s:.1f}s ({rate:.1f}/s, {self.requests} model requests); "
             f"{len(self.files)} part files in {self.out}"
         )
@@ -264,9 +271,11 @@ def run_job(
             summary.done += status == R.OK
             summary.duplicates += status == R.DUPLICATE
             summary.failed += status == R.FAILED
+            summary.blocked += status == R.BLOCKED
             summary.requests += row["requests"] or 0
             summary.total_tokens += row["total_tokens"] or 0
-    summary.skipped = max(0, summary.total - summary.done - summary.duplicates - summary.failed)
+    summary.skipped = max(0, summary.total - summary.done - summary.duplicates - summary.failed
+                          - summary.blocked)
     summary.duration_s = round(time.monotonic() - started, 3)
     if db is not None and new:
         imported = P.import_parts(new, db=db, prefix=prefix)
@@ -282,7 +291,7 @@ def _known_key(row: Mapping[str, Any]) -> str | None:
 _JOB_OPTIONS = frozenset({
     "backend", "concurrency", "per_host", "actors", "batch_size", "num_cpus",
     "max_model_requests",
-    "slots_name", "strict", "min_confidence", "allow_private", "fetch_options",
+    "slots_name", "strict", "min_confidence", "allow_private", "fetch_options", "robots",
 })
 
 

@@ -39,6 +39,7 @@ class ImportSummary:
     already: int = 0
     reused: int = 0
     failures: int = 0
+    blocked: int = 0  # sources robots.txt kept out (recorded as batch records them)
     unresolved: int = 0
     bad_files: list[str] = field(default_factory=list)
 
@@ -55,6 +56,8 @@ class ImportSummary:
             f"{self.already} already stored, {self.reused} reused by content hash, "
             f"{self.failures} failures recorded"
         )
+        if self.blocked:
+            text += f", {self.blocked} kept out by robots.txt"
         if self.unresolved:
             text += f", {self.unresolved} duplicates without their original"
         if self.bad_files:
@@ -240,6 +243,10 @@ def import_parts(
             for row in _rows_with(readable, R.FAILED):
                 _failure(store, row, recorded, summary)
                 tick()
+        with _batched(store) as tick:
+            for row in _rows_with(readable, R.BLOCKED):
+                _blocked(store, row, summary)
+                tick()
     finally:
         if not isinstance(db, Store):
             store.close()
@@ -317,6 +324,19 @@ def _reuse(store: Store, row: dict[str, Any], summary: ImportSummary) -> None:
     stack = hit.model_copy(update={"source": doc.to_source()})
     store.save(doc, stack, config_key=row["config_key"], source=row["source"])
     summary.reused += 1
+
+
+def _blocked(store: Store, row: dict[str, Any], summary: ImportSummary) -> None:
+    """A URL robots.txt keeps out: a page record with outcome robots (what batch writes; it
+    clears a failure recorded for the source before), unless the source is stored."""
+    source = row["source"]
+    if store.cached(source=source, config_key=row["config_key"]) is not None:
+        return
+    page = store.page(source)
+    if page is not None and page.get("outcome") == "robots":
+        return  # imported before
+    store.record_page(source, outcome="robots", url=row.get("url") or source)
+    summary.blocked += 1
 
 
 def _failure(

@@ -19,11 +19,13 @@ from stackextract.models import Document, Stack
 # status of a row: extracted now; its text was already extracted (content hash in the done
 # set: no model call, the import reuses the stored extraction); or failed at `error_stage`
 OK, DUPLICATE, FAILED = "ok", "duplicate", "failed"
+BLOCKED = "blocked"  # robots.txt keeps the URL out: skipped, not failed (as batch has it)
 
 # (name, type, meaning): the documented columns of the output (docs/scale.md)
 COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("source", "string", "the key the store keeps it under: normalised URL, path or sha256:"),
-    ("status", "string", "ok, duplicate (text already extracted) or failed"),
+    ("status", "string",
+     "ok, duplicate (text already extracted), blocked (robots.txt keeps it out) or failed"),
     ("config_key", "string", "extractor configuration (backend, model, prompt, filters)"),
     ("url", "string", "requested URL"),
     ("final_url", "string", "URL after redirects"),
@@ -114,6 +116,12 @@ def ok_row(source: str, doc: Document, stack: Stack, *, config_key: str,
 def duplicate_row(source: str, doc: Document, *, config_key: str,
                   duration_s: float) -> dict[str, Any]:
     row = _with_document(_blank(source, config_key, DUPLICATE), doc)
+    row["duration_s"] = round(duration_s, 4)
+    return row
+
+
+def blocked_row(source: str, *, config_key: str, duration_s: float = 0.0) -> dict[str, Any]:
+    row = _blank(source, config_key, BLOCKED)
     row["duration_s"] = round(duration_s, 4)
     return row
 

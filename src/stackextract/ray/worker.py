@@ -50,7 +50,9 @@ class SourceWorker:
         done: R.Done | None = None,
         gate: Callable[[], Any] | None = None,
         max_bytes: int | None = None,
+        robots: bool = True,
     ) -> None:
+        from stackextract.sources.fetch import DEFAULT_USER_AGENT
         from stackextract.sources.load import default_max_bytes
 
         warm_up()
@@ -61,6 +63,9 @@ class SourceWorker:
         self.min_confidence = min_confidence
         self.allow_private = allow_private
         self.fetch_options = dict(fetch_options or {})
+        self.robots = robots
+        self.user_agent = str(self.fetch_options.get("user_agent") or DEFAULT_USER_AGENT)
+        self.fetch_options["user_agent"] = self.user_agent
         self.concurrency = concurrency
         self.per_host = per_host
         self.done = done or R.Done()
@@ -89,6 +94,9 @@ class SourceWorker:
         self._slots: asyncio.Semaphore | None = None
         self._hosts: dict[str, asyncio.Semaphore] = {}
         self._client: Any = None
+        self._robots: dict[str, asyncio.Task[Any]] = {}  # origin -> its parsed robots.txt
+        self._next_at: dict[str, float] = defaultdict(float)  # host -> earliest next request
+        self._pace: dict[str, asyncio.Lock] = {}
 
     # -- the batch ---------------------------------------------------------------------
 
@@ -109,6 +117,8 @@ class SourceWorker:
             self._slots = asyncio.Semaphore(self.concurrency)
             self._hosts = defaultdict(lambda: asyncio.Semaphore(self.per_host))
             self._client = None
+            self._robots = {}
+            self._pace = defaultdict(asyncio.Lock)
 
     async def process(self, item: Mapping[str, Any]) -> dict[str, Any] | None:
         """The result row of one source, or None when it is already done (skipped)."""
@@ -124,6 +134,10 @@ class SourceWorker:
         async with self._slots:
             started = time.monotonic()
             try:
+                if self.robots and key is not None and _fetched(item) and \
+                        not await self.allowed(key):
+                    return R.blocked_row(key, config_key=self.config_key,
+                                         duration_s=time.monotonic() - started)
                 doc = await self.load(item, key)
                 key = key or _inline_key(item, doc)
                 if key in self.done.sources:
@@ -179,9 +193,51 @@ class SourceWorker:
     async def fetch(self, url: str) -> Any:
         from stackextract.sources.fetch import afetch
 
-        async with self._hosts[urlsplit(url).netloc]:
+        host = urlsplit(url).netloc
+        async with self._hosts[host]:
+            if self.robots:
+                await self._crawl_delay(url, host)
             return await afetch(url, client=self.client(), allow_private=self.allow_private,
                                 **self.fetch_options)
+
+    async def allowed(self, url: str) -> bool:
+        """robots.txt says yes for our user agent, as in `stackextract batch`: read once per
+        site and actor through the same fetcher; an unreadable one (5xx, unreachable) keeps
+        the site's pages out for now and fails them (stage robots), to be asked again."""
+        from stackextract.sources.robots import origin_of
+
+        origin = origin_of(url)
+        task = self._robots.get(origin)
+        if task is None:
+            task = self._robots[origin] = asyncio.ensure_future(self._robots_file(origin))
+        with tag_stage("robots"):
+            robots = await asyncio.shield(task)
+        return bool(robots.allowed(url, self.user_agent))
+
+    async def _robots_file(self, origin: str) -> Any:
+        from stackextract.sources.robots import afetch_robots
+
+        async with self._hosts[urlsplit(origin).netloc]:
+            file = await afetch_robots(origin, client=self.client(),
+                                       allow_private=self.allow_private, **self.fetch_options)
+        return file.parsed()
+
+    async def _crawl_delay(self, url: str, host: str) -> None:
+        """The site's Crawl-delay between two of this actor's requests to it (they take
+        turns: one waits while another's turn is being timed)."""
+        from stackextract.sources.robots import origin_of
+
+        task = self._robots.get(origin_of(url))
+        if task is None or not task.done() or task.exception() is not None:
+            return
+        delay = task.result().crawl_delay(self.user_agent)
+        if delay <= 0:
+            return
+        async with self._pace[host]:
+            wait = self._next_at[host] - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            self._next_at[host] = time.monotonic() + delay
 
     def client(self) -> Any:
         if self._client is None:
@@ -228,6 +284,12 @@ def source_key(item: Mapping[str, Any]) -> str | None:
     if source and _http(source):
         return normalize_url(str(source))
     raise InputError(f"a source row needs one of {', '.join(SOURCE_KEYS)}")
+
+
+def _fetched(item: Mapping[str, Any]) -> bool:
+    """The row is a URL to fetch (not a file, nor inline content that names its URL)."""
+    return bool(item.get("url")) and item.get("html") is None and item.get("text") is None \
+        and not item.get("problem")
 
 
 def _http(value: Any) -> str | None:
