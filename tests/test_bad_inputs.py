@@ -328,3 +328,19 @@ def test_gzipped_pages_are_read_and_bad_gzip_is_one_failure_each(tmp_path: Path)
     # the same text as the uncompressed file: one content hash for both
     again = batch(plain, db=db, timeout=60)
     assert "2 sources: 0 extracted, 2 cached" in summary_line(again), again.stderr
+
+
+def test_one_line_text_is_text_not_a_path() -> None:
+    """A one-line string is read as a path only when it looks like one: a sentence longer
+    than a file name may be (the file system refused it with OSError before), one that ends
+    in 'Node.js' or names 'CI/CD', is text; 'notes.md' that is not there is an error."""
+    from stackextract.errors import InputError
+    from stackextract.sources.load import load
+
+    long_line = "We run our services on Kubernetes and keep the data in PostgreSQL. " * 20
+    assert load(long_line).text.startswith("We run our services")
+    assert load("We moved everything to Node.js").text == "We moved everything to Node.js"
+    assert "CI/CD" in load("We use CI/CD with GitHub Actions").text
+    for missing in ("notes.md", "docs/stack.md", "my notes.md"):
+        with pytest.raises(InputError, match="no such file"):
+            load(missing)

@@ -171,3 +171,47 @@ def test_min_relevance_is_in_the_key_of_extract_db(tmp_path: Path) -> None:
     bad = subprocess.run([sys.executable, "-m", "stackextract", "extract", str(page),
                           "--min-relevance", "1.5"], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "1.5" in bad.stderr
+
+
+NOT_A_WRITEUP = ("The match ended two all after a late header. " * 20
+                 + "Fans streamed it on Twitch and Discord while the coach, who runs Kubernetes "
+                   "at home, praised the striker. " * 10)
+
+
+def test_batch_and_reextract_filter_on_relevance_under_their_own_key(tmp_path: Path) -> None:
+    """`min_relevance` reaches batch and reextract as it reaches extract: a page the model
+    scores as no stack writeup keeps nothing by default and what the text names at 0, each
+    stored under its own configuration key (a default run does not say 'already there' for
+    a page filtered otherwise)."""
+    import subprocess
+    import sys
+
+    from stackextract.errors import InputError
+
+    page = tmp_path / "match.txt"
+    page.write_text(NOT_A_WRITEUP)
+    db = tmp_path / "s.db"
+    default = _run([page], db)
+    everything = _run([page], db, min_relevance=0.0)
+    assert (default.done, everything.done) == (1, 1)
+    assert default.config_key != everything.config_key
+    rerun = _run([page], db, min_relevance=0.0)
+    assert (rerun.done, rerun.cached) == (0, 1)  # the same text under the same key
+    with Store(db) as store:
+        kept = {key: store.cached(source=str(page.resolve()), config_key=key)
+                for key in (default.config_key, everything.config_key)}
+    assert kept[default.config_key] is not None and kept[default.config_key].tools == []
+    assert {t.canonical for t in kept[everything.config_key].tools} >= {"Kubernetes"}
+    with pytest.raises(InputError, match="min_relevance"):
+        _run([page], db, min_relevance=1.5)
+    for command in (["batch", str(page), "--db", str(db)], ["reextract", "--db", str(db)]):
+        bad = subprocess.run([sys.executable, "-m", "stackextract", *command,
+                              "--min-relevance", "2"], capture_output=True, text=True,
+                             timeout=120)
+        assert bad.returncode == 2 and "--min-relevance" in bad.stderr, bad.stderr
+    again = subprocess.run([sys.executable, "-m", "stackextract", "reextract", "--db", str(db),
+                            "--min-relevance", "0.3", "--no-progress"],
+                           capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0 and "1 extracted" in again.stderr, again.stderr
+    with Store(db) as store:
+        assert len({e["config_key"] for e in store.db["extractions"].rows}) == 3

@@ -552,12 +552,14 @@ def _doc_from_path(path: str) -> Document:
     return read_file(Path(path))
 
 
-def _extract_offline(doc: Document, strict: bool, min_confidence: float) -> Stack:
+def _extract_offline(doc: Document, strict: bool, min_confidence: float,
+                     min_relevance: float) -> Stack:
     """Extract and ground in a worker process (the extractor is built once per worker)."""
     from stackextract.pipeline import process_document
 
     return process_document(
-        doc, _extractor_in_worker(), strict=strict, min_confidence=min_confidence
+        doc, _extractor_in_worker(), strict=strict, min_confidence=min_confidence,
+        min_relevance=min_relevance,
     )
 
 
@@ -567,12 +569,16 @@ def _make_extractor(backend: str, settings: Mapping[str, Any]) -> Any:
     return get_extractor(backend, **dict(settings))
 
 
-def batch_config_key(extractor: Any, *, strict: bool, min_confidence: float) -> str:
+def batch_config_key(extractor: Any, *, strict: bool, min_confidence: float,
+                     min_relevance: float | None = None) -> str:
     """The extractor's cache key (which covers its catalog and data files), plus the output
     filters when they are not the defaults."""
-    from stackextract.pipeline import stored_config_key
+    from stackextract.pipeline import DEFAULT_MIN_RELEVANCE, stored_config_key
 
-    return stored_config_key(extractor, strict=strict, min_confidence=min_confidence)
+    return stored_config_key(
+        extractor, strict=strict, min_confidence=min_confidence,
+        min_relevance=DEFAULT_MIN_RELEVANCE if min_relevance is None else min_relevance,
+    )
 
 
 def _runs_locally(extractor: Any) -> bool:
@@ -765,6 +771,7 @@ class _Run:
         allow_private: bool,
         fetch_options: Mapping[str, Any],
         summary: BatchSummary,
+        min_relevance: float,
         progress: _Progress,
         shards: ShardPool | None = None,
         new_pool: Callable[[int], concurrent.futures.Executor] | None = None,
@@ -793,7 +800,8 @@ class _Run:
         self.stored = stored  # sources already stored under this configuration: not fetched
         self.extractor = extractor
         self.local = _runs_locally(extractor)
-        self.ground = _grounding(extractor, strict=strict, min_confidence=min_confidence)
+        self.ground = _grounding(extractor, strict=strict, min_confidence=min_confidence,
+                                 min_relevance=min_relevance)
         self.config_key = config_key
         self.pool = pool
         self.n_workers = max(1, getattr(pool, "_max_workers", 1) or 1)
@@ -803,6 +811,7 @@ class _Run:
         self.force = force
         self.strict = strict
         self.min_confidence = min_confidence
+        self.min_relevance = min_relevance
         self.allow_private = allow_private
         self.fetch_options = dict(fetch_options)
         from stackextract.sources.fetch import DEFAULT_USER_AGENT
@@ -1129,7 +1138,7 @@ class _Run:
         with tag_stage("extract"):
             if self.local:
                 stack = await self.in_pool(_extract_offline, doc, self.strict, self.min_confidence,
-                                           stage="extract")
+                                           self.min_relevance, stage="extract")
             elif self.shards is not None:  # extracted and grounded in a model-call process
                 stack = await self.shards.extract(doc)
             else:
@@ -1259,6 +1268,7 @@ def run_batch(
     prefix: str = "",
     strict: bool = False,
     min_confidence: float | None = None,
+    min_relevance: float | None = None,
     workers: int | None = None,
     model_processes: int | None = None,
     fetch_options: Mapping[str, Any] | None = None,
@@ -1298,7 +1308,12 @@ def run_batch(
     `dry_run=True`: fetch and clean what is not stored (the text is kept, so the real run does
     not fetch it again), make no model request, and report documents, chunks, estimated
     tokens and, with `price_in`/`price_out` (per million tokens), the cost.
+    Filters: `min_confidence` (items), `min_relevance` (a page the offline model scores less
+    likely than this to be a stack writeup keeps nothing; default 0.5); both are part of the
+    stored configuration key, as in `extract`.
     """
+    if min_relevance is not None and not 0.0 <= min_relevance <= 1.0:
+        raise InputError(f"min_relevance must lie in 0..1, not {min_relevance}")
     if concurrency < 1 or per_host < 1:
         raise InputError("concurrency and per_host must be at least 1")
     if _loop_running():
@@ -1351,7 +1366,12 @@ def run_batch(
             from stackextract.pipeline import DEFAULT_MIN_CONFIDENCE
 
             min_confidence = DEFAULT_MIN_CONFIDENCE
-        config_key = batch_config_key(extractor, strict=strict, min_confidence=min_confidence)
+        if min_relevance is None:
+            from stackextract.pipeline import DEFAULT_MIN_RELEVANCE
+
+            min_relevance = DEFAULT_MIN_RELEVANCE
+        config_key = batch_config_key(extractor, strict=strict, min_confidence=min_confidence,
+                                      min_relevance=min_relevance)
         summary = BatchSummary(backend=getattr(extractor, "name", backend or ""),
                                config_key=config_key, dry_run=dry_run)
         if summary.backend == "heuristic":
@@ -1380,6 +1400,7 @@ def run_batch(
                 model_processes,
                 strict=strict,
                 min_confidence=min_confidence,
+                min_relevance=min_relevance,
                 concurrency=concurrency,
             )
         pool = _pool(n_workers, spec)  # after the shards: its submit starts a thread
@@ -1398,6 +1419,7 @@ def run_batch(
                     force=force,
                     strict=strict,
                     min_confidence=min_confidence,
+                    min_relevance=min_relevance,
                     allow_private=allow_private,
                     fetch_options=fetch_options or {},
                     summary=summary,
@@ -1498,6 +1520,7 @@ def _shard_pool(
     *,
     strict: bool,
     min_confidence: float,
+    min_relevance: float,
     concurrency: int,
 ) -> ShardPool | None:
     """Model-call processes for a remote extractor, when fork is available and useful.
@@ -1517,18 +1540,20 @@ def _shard_pool(
     prepare = getattr(extractor, "prepare", None)
     if callable(prepare):
         prepare()  # once, before the fork, instead of once per process on its first document
-    grounding = _grounding(extractor, strict=strict, min_confidence=min_confidence)
+    grounding = _grounding(extractor, strict=strict, min_confidence=min_confidence,
+                           min_relevance=min_relevance)
     return ShardPool(extractor, grounding, processes=processes, requests=concurrency)
 
 
 def _grounding(
-    extractor: Any, *, strict: bool, min_confidence: float
+    extractor: Any, *, strict: bool, min_confidence: float, min_relevance: float
 ) -> Callable[[Stack, Document], Stack]:
     """What turns a remote extractor's answer into the stored Stack (ground, filter)."""
     return functools.partial(
         finish,
         strict=strict,
         min_confidence=min_confidence,
+        min_relevance=min_relevance,
         catalog=getattr(extractor, "catalog", None),
     )
 

@@ -157,6 +157,12 @@ def clean(source: str, as_json: bool, allow_private: bool, timeout: float) -> No
     click.echo(document.text)
 
 
+min_relevance_option = click.option(
+    "--min-relevance", type=click.FloatRange(0, 1), default=None,
+    help="Keep nothing of a page scored less likely than this to be a stack writeup "
+         "(offline backend; default 0.5, 0 keeps every page).")
+
+
 @main.command()
 @click.argument("source")
 @backend_options
@@ -168,9 +174,7 @@ def clean(source: str, as_json: bool, allow_private: bool, timeout: float) -> No
 @click.option("--allow-private", is_flag=True, help="Allow URLs on private/loopback addresses.")
 @click.option("--timeout", type=click.FloatRange(0.1, 600), default=20.0, show_default=True,
               help="Seconds allowed for fetching a URL.")
-@click.option("--min-relevance", type=click.FloatRange(0, 1), default=None,
-              help="Keep nothing of a page scored less likely than this to be a stack writeup "
-                   "(offline backend; default 0.5, 0 keeps every page).")
+@min_relevance_option
 @friendly_errors
 def extract(source: str, backend: str | None, model: str | None, base_url: str | None,
             mode: str | None, max_tokens: int | None, hints: bool | None,
@@ -224,6 +228,7 @@ def extract(source: str, backend: str | None, model: str | None, base_url: str |
 def run_options(func: F) -> F:
     """Options of the commands that run many documents (batch, reextract)."""
     options = [
+        min_relevance_option,
         click.option("--concurrency", type=click.IntRange(1, 512), default=DEFAULT_CONCURRENCY,
                      show_default=True,
                      help="Pages in flight and model requests in flight, for the whole run."),
@@ -314,7 +319,8 @@ def batch(sources: tuple[str, ...], db: str, backend: str | None, model: str | N
           per_host: int, retry_failed: bool, refetch: bool, keep_raw: bool,
           ignore_robots: bool, user_agent: str | None, contact: str | None, timeout: float,
           allow_private: bool, engine: str, address: str | None, out_dir: str | None,
-          out_format: str, max_model_requests: int | None) -> None:
+          out_format: str, max_model_requests: int | None,
+          min_relevance: float | None) -> None:
     """Extract many sources (files, directories, files of URLs, - for a URL list on stdin)
     into a SQLite file.
 
@@ -339,7 +345,8 @@ def batch(sources: tuple[str, ...], db: str, backend: str | None, model: str | N
                    concurrency=concurrency, per_host=per_host, actors=workers,
                    max_model_requests=max_model_requests, allow_private=allow_private,
                    progress=progress, fetch_options=fetch_options, robots=not ignore_robots,
-                   strict=strict, min_confidence=min_confidence, **settings)
+                   strict=strict, min_confidence=min_confidence,
+                   min_relevance=min_relevance, **settings)
         return
     if db is None:
         raise click.UsageError("give --db FILE (the SQLite file to fill)")
@@ -350,7 +357,7 @@ def batch(sources: tuple[str, ...], db: str, backend: str | None, model: str | N
         model_processes=model_processes, fetch_options=fetch_options,
         robots=not ignore_robots, keep_raw=keep_raw, refetch=refetch, dry_run=dry_run,
         price_in=price_in, price_out=price_out,
-        min_confidence=min_confidence, **settings,
+        min_confidence=min_confidence, min_relevance=min_relevance, **settings,
     )
     click.echo(summary.line(), err=True)
     sys.exit(0 if dry_run and not summary.interrupted else summary.exit_code)
@@ -396,7 +403,7 @@ def reextract(sources: tuple[str, ...], db: str, backend: str | None, model: str
               strict: bool, concurrency: int, force: bool, limit: int | None, prefix: str,
               workers: int | None, model_processes: int | None, dry_run: bool,
               price_in: float | None, price_out: float | None,
-              progress: bool | None) -> None:
+              progress: bool | None, min_relevance: float | None) -> None:
     """Extract the stored text of every stored document again (or of SOURCES), under the
     current settings: nothing is fetched or read. Already extracted under the same settings:
     skipped, unless --force."""
@@ -407,7 +414,8 @@ def reextract(sources: tuple[str, ...], db: str, backend: str | None, model: str
         list(sources), db=db, backend=backend, concurrency=concurrency, force=force,
         limit=limit, progress=progress, prefix=prefix, strict=strict, workers=workers,
         model_processes=model_processes, reextract=True, dry_run=dry_run,
-        price_in=price_in, price_out=price_out, min_confidence=min_confidence, **settings,
+        price_in=price_in, price_out=price_out, min_confidence=min_confidence,
+        min_relevance=min_relevance, **settings,
     )
     click.echo(summary.line(), err=True)
     sys.exit(0 if dry_run and not summary.interrupted else summary.exit_code)

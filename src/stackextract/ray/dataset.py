@@ -19,7 +19,7 @@ from ray.data.datasource import FilenameProvider
 from stackextract.batch.runner import batch_config_key, expand_sources
 from stackextract.errors import ConfigError, InputError
 from stackextract.extractors import get_extractor
-from stackextract.pipeline import DEFAULT_MIN_CONFIDENCE
+from stackextract.pipeline import DEFAULT_MIN_CONFIDENCE, DEFAULT_MIN_RELEVANCE
 from stackextract.ray import parts as P
 from stackextract.ray import rows as R
 from stackextract.ray.limits import ClusterGate, create_slots
@@ -46,6 +46,7 @@ def extract_dataset(
     skip: Any = None,
     strict: bool = False,
     min_confidence: float | None = None,
+    min_relevance: float | None = None,
     allow_private: bool = False,
     fetch_options: Mapping[str, Any] | None = None,
     robots: bool = True,
@@ -75,7 +76,12 @@ def extract_dataset(
     extractor = get_extractor(backend, **extractor_settings)  # bad settings fail here, once
     if min_confidence is None:
         min_confidence = DEFAULT_MIN_CONFIDENCE
-    config_key = batch_config_key(extractor, strict=strict, min_confidence=min_confidence)
+    if min_relevance is None:
+        min_relevance = DEFAULT_MIN_RELEVANCE
+    if not 0.0 <= min_relevance <= 1.0:
+        raise InputError(f"min_relevance must lie in 0..1, not {min_relevance}")
+    config_key = batch_config_key(extractor, strict=strict, min_confidence=min_confidence,
+                                  min_relevance=min_relevance)
     done = P.read_done(skip, config_key)
     name = getattr(extractor, "name", backend)
     local = name in ("offline", "heuristic")
@@ -99,6 +105,7 @@ def extract_dataset(
             "config_key": config_key,
             "strict": strict,
             "min_confidence": min_confidence,
+            "min_relevance": min_relevance,
             "allow_private": allow_private,
             "fetch_options": dict(fetch_options or {}),
             "concurrency": concurrency,
@@ -291,7 +298,8 @@ def _known_key(row: Mapping[str, Any]) -> str | None:
 _JOB_OPTIONS = frozenset({
     "backend", "concurrency", "per_host", "actors", "batch_size", "num_cpus",
     "max_model_requests",
-    "slots_name", "strict", "min_confidence", "allow_private", "fetch_options", "robots",
+    "slots_name", "strict", "min_confidence", "min_relevance", "allow_private",
+    "fetch_options", "robots",
 })
 
 
@@ -301,6 +309,7 @@ def _config_key(options: Mapping[str, Any], settings: Mapping[str, Any]) -> str:
     return batch_config_key(
         extractor, strict=bool(options.get("strict", False)),
         min_confidence=DEFAULT_MIN_CONFIDENCE if min_confidence is None else min_confidence,
+        min_relevance=options.get("min_relevance"),
     )
 
 

@@ -43,6 +43,7 @@ class SourceWorker:
         config_key: str,
         strict: bool = False,
         min_confidence: float,
+        min_relevance: float | None = None,
         allow_private: bool = False,
         fetch_options: Mapping[str, Any] | None = None,
         concurrency: int = 8,
@@ -61,6 +62,9 @@ class SourceWorker:
         self.config_key = config_key
         self.strict = strict
         self.min_confidence = min_confidence
+        from stackextract.pipeline import DEFAULT_MIN_RELEVANCE
+
+        self.min_relevance = DEFAULT_MIN_RELEVANCE if min_relevance is None else min_relevance
         self.allow_private = allow_private
         self.fetch_options = dict(fetch_options or {})
         self.robots = robots
@@ -255,12 +259,13 @@ class SourceWorker:
             if self.local:
                 return await self.in_thread(
                     process_document, doc, self.extractor, strict=self.strict,
-                    min_confidence=self.min_confidence,
+                    min_confidence=self.min_confidence, min_relevance=self.min_relevance,
                 )
             stack = await self.extractor.aextract(doc)
             with tag_stage("ground"):
                 return finish(stack, doc, strict=self.strict,
-                              min_confidence=self.min_confidence, catalog=self.catalog)
+                              min_confidence=self.min_confidence, catalog=self.catalog,
+                              min_relevance=self.min_relevance)
 
     async def in_thread(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         loop = asyncio.get_running_loop()

@@ -279,15 +279,30 @@ def load(
         return document_from_fetch(result)
     if "\n" not in source and len(source) < 4096:
         path = Path(source).expanduser()
-        if path.exists():
+        if _is_file(path):
             return read_file(path, max_bytes=max_bytes, streams=True)
-        if not source.strip():
+        stripped = source.strip()
+        if not stripped:
             raise InputError("empty source: pass a URL, a file path, '-' or text")
-        if "/" in source or "\\" in source or re.search(r"\.\w{1,8}$", source.strip()):
+        words = stripped.split()
+        # a path that is not there: one or two words with a separator or an extension
+        # ('notes.md', 'docs/stack.md'); a sentence that ends in 'Node.js' or names 'CI/CD'
+        # is text
+        pathish = "/" in stripped or "\\" in stripped or re.search(r"\.\w{1,8}$", stripped)
+        if pathish and len(words) <= 2:
             raise InputError(f"no such file: {source} (for a web page, give the full https:// URL)")
-        if len(source.split()) < 2:
+        if len(words) < 2:
             raise InputError(f"no such file or URL: {source}")
     return document_from_string(source)
+
+
+def _is_file(path: Path) -> bool:
+    """An existing file or folder; False for a string no file system could hold (a name
+    over the length limit, a NUL byte): that is text, not a path."""
+    try:
+        return path.exists()
+    except (OSError, ValueError):
+        return False
 
 
 async def aload(
