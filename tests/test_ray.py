@@ -179,6 +179,11 @@ def test_robots_txt_keeps_pages_out_on_the_cluster_too(cluster: Any, tmp_path: P
         ignored = run_job([listing], out=tmp_path / "ignored", robots=False, **options)
         assert (ignored.done, ignored.blocked) == (4, 0)
         assert server.hits["/page/1"] == 1
+        # min_relevance is a filter of its own configuration key, as in batch
+        assert ignored.config_key == job.config_key
+        relevant = run_job([listing], out=tmp_path / "ignored", robots=False, min_relevance=0.0,
+                           **options)
+        assert relevant.done == 4 and relevant.config_key.endswith("-rel0")
 
 
 def test_the_cap_on_model_requests_holds_across_the_cluster(
