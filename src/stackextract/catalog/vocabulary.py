@@ -297,11 +297,11 @@ class Catalog:
             own = name.casefold()
             for spelling in {_key(a) for a in entry.spellings} - {""}:
                 for key in owners.get(spelling, set()) - {own}:  # it leaves the other entry
-                    other = by_name.get(key)
-                    if other is None:
+                    holder = by_name.get(key)
+                    if holder is None:
                         continue
-                    kept = tuple(a for a in other.aliases if _key(a) != spelling)
-                    by_name[key] = dataclasses.replace(other, aliases=kept)
+                    kept = tuple(a for a in holder.aliases if _key(a) != spelling)
+                    by_name[key] = dataclasses.replace(holder, aliases=kept)
                 owners[spelling] = {own}
             by_name[own] = entry
         return Catalog(list(by_name.values()))

@@ -146,8 +146,8 @@ def print_stack(stack: Stack, console: Console | None = None) -> None:
         table = Table(title=f"Reasons ({len(stack.reasons)})")
         for column in ("tool", "reason"):
             table.add_column(column, overflow="fold")
-        for r in stack.reasons:
-            table.add_row(_text(r.tool), _short(r.text))
+        for reason in stack.reasons:
+            table.add_row(_text(reason.tool), _short(reason.text))
         console.print(table)
 
 

@@ -119,15 +119,15 @@ def label(name: str, group: str, document: Document, gold: dict[str, Any],
 
     reasons, regrets = spans(gold.get("reasons", [])), spans(gold.get("regrets", []))
     reason_y, regret_y, would = [], [], []
-    for cand in feat.opinions:
-        s = (cand.info.sentence.start, cand.info.sentence.end)
-        names = _names(feat, cand.tool)
+    for op in feat.opinions:
+        s = (op.info.sentence.start, op.info.sentence.end)
+        names = _names(feat, op.tool)
         reason_y.append(int(any(_overlap(s, sp) and names_match(names, g["tool"])
                                 for g, sp in reasons)))
         matched = [g for g, sp in regrets if _overlap(s, sp) and names_match(names, g["tool"])]
         regret_y.append(int(bool(matched)))
         for g in matched[:1]:
-            for hit, f in would_instead_candidates(cand.info, cand.tool):
+            for hit, f in would_instead_candidates(op.info, op.tool):
                 target = g.get("would_instead") or ""
                 would.append((f, int(bool(target) and names_match(
                     _names(feat, hit.mention.entry.name), target))))
@@ -323,8 +323,8 @@ def _oof(docs: Sequence[Labelled], pages: Sequence[Page], fitted: dict[str, dict
         for f, y in d.would:
             out["would_instead"][0].append(m.would_instead.raw(f))
             out["would_instead"][1].append(y)
-        for c, y in zip(d.feat.migrations, d.migration_y, strict=True):
-            out["migration"][0].append(m.migration.raw(c.features))
+        for mc, y in zip(d.feat.migrations, d.migration_y, strict=True):
+            out["migration"][0].append(m.migration.raw(mc.features))
             out["migration"][1].append(y)
     for p in pages:
         m = _model(fitted[p.fold], {}, "cv")

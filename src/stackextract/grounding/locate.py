@@ -249,7 +249,7 @@ def ground_stack(
     def tool_kept(name: str) -> bool:
         return name.casefold() in kept_names or occurs(name)
 
-    def filter_items(items: list, *names_of) -> list:  # type: ignore[type-arg]
+    def filter_items(items: list, *names_of) -> list:
         nonlocal dropped
         result = []
         for item in items:

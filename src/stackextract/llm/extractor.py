@@ -163,7 +163,7 @@ class _CappedTransport(httpx.BaseTransport):
         if _declared_too_large(response, self._cap):
             response.close()
             raise _TooLarge(_too_large(self._cap))
-        response.stream = _CappedStream(response.stream, self._cap)  # type: ignore[assignment]
+        response.stream = _CappedStream(response.stream, self._cap)
         return response
 
     def close(self) -> None:
@@ -182,7 +182,7 @@ class _ACappedTransport(httpx.AsyncBaseTransport):
         if _declared_too_large(response, self._cap):
             await response.aclose()
             raise _TooLarge(_too_large(self._cap))
-        response.stream = _ACappedStream(response.stream, self._cap)  # type: ignore[assignment]
+        response.stream = _ACappedStream(response.stream, self._cap)
         return response
 
     async def aclose(self) -> None:
@@ -373,8 +373,9 @@ def _redact_exceptions(exc: BaseException) -> None:
                 if hasattr(a, "_replace") and a.exception is not None else a
                 for a in attempts
             ]
-        if getattr(err, "last_completion", None) is not None:
-            _redact_value(err.last_completion)
+        last = getattr(err, "last_completion", None)
+        if last is not None:
+            _redact_value(last)
 
 
 class _RedactingFilter(logging.Filter):

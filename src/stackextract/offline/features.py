@@ -289,9 +289,9 @@ def opinion_candidates(ctx: Context, tools: set[str]) -> list[OpinionCandidate]:
                 f["in_heading"] = 1.0
             if name in title:
                 f["in_title"] = 1.0
-            n = mentions.get(name, 0)
-            f[f"tool_mentions={_bucket(n, (2, 4, 8, 16))}"] = 1.0
-            if n == top:
+            count = mentions.get(name, 0)
+            f[f"tool_mentions={_bucket(count, (2, 4, 8, 16))}"] = 1.0
+            if count == top:
                 f["most_mentioned"] = 1.0
             if carried:
                 f[f"age={min(age, 4)}"] = 1.0
@@ -505,24 +505,24 @@ def migration_candidates(ctx: Context, tools: dict[str, list[Hit]]) -> list[Migr
                 same = a.mention.entry.category == b.mention.entry.category
                 if not (same or "previous" in a.cues or "previous" in b.cues):
                     continue
-                for x, y, d in ((a, b, "forward"), (b, a, "backward")):
-                    f = {"nearby": 1.0, f"nearby_{d}": 1.0}
+                for x, y, direction in ((a, b, "forward"), (b, a, "backward")):
+                    f = {"nearby": 1.0, f"nearby_{direction}": 1.0}
                     if migration_verb:
                         f["nearby_migration_verb"] = 1.0
                     _pair_features(x, y, f)
                     add(x.mention.entry.name, y.mention.entry.name, info, f)
         recent.extend((info.sentence.index, h) for h in hits)
         recent = recent[-30:]
-    for (src, dst), cand in pairs.items():
+    for (source, target), cand in pairs.items():
         cand.features["log_sentences"] = math.log1p(len(cand.infos))
-        for cue in {c for h in tools[src] for c in h.cues}:
+        for cue in {c for h in tools[source] for c in h.cues}:
             cand.features[f"a_doc_cue={cue}"] = 1.0
-        for cue in {c for h in tools[dst] for c in h.cues}:
+        for cue in {c for h in tools[target] for c in h.cues}:
             cand.features[f"b_doc_cue={cue}"] = 1.0
-        if (dst, src) in pairs:
+        if (target, source) in pairs:
             cand.features["both_directions"] = 1.0
-        first_a = tools[src][0].mention.start
-        first_b = tools[dst][0].mention.start
+        first_a = tools[source][0].mention.start
+        first_b = tools[target][0].mention.start
         cand.features["a_named_first" if first_a < first_b else "b_named_first"] = 1.0
     return list(pairs.values())
 

@@ -467,7 +467,7 @@ ORDER BY l.source, t.position"""
                     "its directory writable or use another --db path"
                 )
             elif "unable to open" in msg:
-                why = _unwritable(self.path)
+                why = _unwritable(self.path) or "it cannot be opened"
                 hint = (
                     f"cannot write database {where} ({action}): {why}; make it writable or "
                     "use another --db path"
