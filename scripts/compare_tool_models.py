@@ -24,7 +24,14 @@ def main() -> None:
     from sklearn.metrics import roc_auc_score
 
     from stackextract.catalog.vocabulary import Catalog
-    from stackextract.evaluation.train import SEED, C, _matrix, _vocabulary, read_data
+    from stackextract.evaluation.train import (
+        MIN_COUNT,
+        SEED,
+        C,
+        _matrix,
+        _vocabulary,
+        read_data,
+    )
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--gold", type=Path, default=SHARED / "gold")
@@ -45,7 +52,7 @@ def main() -> None:
         for held in sorted(set(groups)):
             train = [i for i in range(len(y)) if g[i] != held]
             test = [i for i in range(len(y)) if g[i] == held]
-            vocab = _vocabulary([rows[i] for i in train])
+            vocab = _vocabulary([rows[i] for i in train], MIN_COUNT["tool"])
             if dense:  # trees: the features seen in 5+ training candidates
                 vocab = [v for v in vocab if sum(1 for i in train if v in rows[i]) >= 5]
             x_train = _matrix([rows[i] for i in train], vocab)

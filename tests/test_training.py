@@ -59,8 +59,9 @@ def test_shipped_weights_are_what_the_training_script_writes(retrained: dict[str
 @needs_shared
 @pytest.mark.parametrize(
     ("kind", "metric", "floor"),
-    [("tools", "f1", 0.78), ("tools", "precision", 0.79), ("reasons", "f1", 0.32),
-     ("regrets", "f1", 0.29), ("migrations", "f1", 0.44)],
+    # measured (session 6): 0.813, 0.810, 0.343, 0.314, 0.510
+    [("tools", "f1", 0.80), ("tools", "precision", 0.80), ("reasons", "f1", 0.33),
+     ("regrets", "f1", 0.30), ("migrations", "f1", 0.49)],
 )
 def test_cross_validated_floors(retrained: dict[str, Any], kind: str, metric: str,
                                 floor: float) -> None:
@@ -72,7 +73,7 @@ def test_cross_validated_floors(retrained: dict[str, Any], kind: str, metric: st
 @needs_shared
 def test_all_35_writeups_as_stackextract_eval_scores_them(retrained: dict[str, Any]) -> None:
     """The catalog issue's figure: the shipped weights on all 35 labelled writeups (fit on
-    them: recall 0.882, precision 0.988 measured), recall at least 0.88 at precision 0.85."""
+    them: recall 0.882, precision 0.985 measured), recall at least 0.88 at precision 0.85."""
     tools = retrained["report"]["fit"]["tools"]
     assert tools["recall"] >= 0.875 and tools["precision"] >= 0.95, tools
 

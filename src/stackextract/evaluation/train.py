@@ -50,7 +50,10 @@ THRESHOLDS = {"tool": 0.5, "reason": 0.2, "regret": 0.2, "migration": 0.2,
 C = {"tool": 0.5, "status": 0.5, "reason": 0.1, "regret": 0.1, "would_instead": 1.0,
      "migration": 0.5, "relevance": 0.3}
 BINARY = ("tool", "reason", "regret", "would_instead", "migration", "relevance")
-MIN_COUNT = 2  # a feature seen in fewer training examples is not kept
+# a feature seen in fewer training examples than this is not kept, per decision: 3 measured
+# best overall in the leave-one-group-out sweep of 2, 3, 5, 8, 12, 20 (docs/quality.md)
+MIN_COUNT = dict.fromkeys(("tool", "status", "reason", "regret", "would_instead", "migration",
+                           "relevance"), 3)
 # weights smaller than this are dropped from the fitted models, the cross-validation folds
 # included (so the figures are those of the pruned models): they change no decision that
 # matters and made most of a 2.5 MB file that every one-shot command parses
@@ -142,12 +145,12 @@ def label(name: str, group: str, document: Document, gold: dict[str, Any],
 
 
 # -- fitting and exporting -----------------------------------------------------------------
-def _vocabulary(rows: Sequence[Features]) -> list[str]:
+def _vocabulary(rows: Sequence[Features], min_count: int) -> list[str]:
     counts: dict[str, int] = {}
     for r in rows:
         for k in r:
             counts[k] = counts.get(k, 0) + 1
-    return sorted(k for k, c in counts.items() if c >= MIN_COUNT)
+    return sorted(k for k, c in counts.items() if c >= min_count)
 
 
 def _matrix(rows: Sequence[Features], vocab: list[str]) -> Any:
@@ -165,10 +168,11 @@ def _matrix(rows: Sequence[Features], vocab: list[str]) -> Any:
     return csr_matrix((data, cols, ptr), shape=(len(rows), len(vocab)))
 
 
-def _fit_binary(rows: Sequence[Features], y: Sequence[int], c: float) -> dict[str, Any]:
+def _fit_binary(rows: Sequence[Features], y: Sequence[int], kind: str) -> dict[str, Any]:
     from sklearn.linear_model import LogisticRegression
 
-    vocab = _vocabulary(rows)
+    vocab = _vocabulary(rows, MIN_COUNT[kind])
+    c = C[kind]
     if not vocab or len(set(y)) < 2:
         return {"weights": {}, "intercept": -5.0 if not any(y) else 5.0}
     model = LogisticRegression(C=c, solver="liblinear", dual=True,
@@ -179,11 +183,12 @@ def _fit_binary(rows: Sequence[Features], y: Sequence[int], c: float) -> dict[st
     return {"weights": weights, "intercept": round(float(model.intercept_[0]), 6)}
 
 
-def _fit_status(rows: Sequence[Features], y: Sequence[str], c: float) -> dict[str, Any]:
+def _fit_status(rows: Sequence[Features], y: Sequence[str]) -> dict[str, Any]:
     """One-vs-rest: a binary fit per status (liblinear); probabilities are normalised sigmoids."""
     from sklearn.linear_model import LogisticRegression
 
-    vocab = _vocabulary(rows)
+    vocab = _vocabulary(rows, MIN_COUNT["status"])
+    c = C["status"]
     x = _matrix(rows, vocab)
     classes = sorted(set(y))
     coefs, intercepts = [], []
@@ -220,14 +225,14 @@ def _fit_all(docs: Sequence[Labelled], pages: Sequence[Page]) -> dict[str, Any]:
         mig_rows += [m.features for m in d.feat.migrations]
         mig_y += d.migration_y
     return {
-        "tool": _fit_binary(tool_rows, tool_y, C["tool"]),
-        "status": _fit_status(status_rows, status_y, C["status"]),
-        "reason": _fit_binary(op_rows, reason_y, C["reason"]),
-        "regret": _fit_binary(op_rows, regret_y, C["regret"]),
-        "would_instead": _fit_binary(would_rows, would_y, C["would_instead"]),
-        "migration": _fit_binary(mig_rows, mig_y, C["migration"]),
+        "tool": _fit_binary(tool_rows, tool_y, "tool"),
+        "status": _fit_status(status_rows, status_y),
+        "reason": _fit_binary(op_rows, reason_y, "reason"),
+        "regret": _fit_binary(op_rows, regret_y, "regret"),
+        "would_instead": _fit_binary(would_rows, would_y, "would_instead"),
+        "migration": _fit_binary(mig_rows, mig_y, "migration"),
         "relevance": _fit_binary([p.features for p in pages], [p.y for p in pages],
-                                 C["relevance"]),
+                                 "relevance"),
     }
 
 
