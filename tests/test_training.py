@@ -165,6 +165,29 @@ def test_purpose_and_would_instead_are_filled_where_the_text_says_them() -> None
     assert tool is not None and tool.purpose == "indexing layer"
 
 
+def test_would_instead_of_a_tool_they_left_is_where_they_moved() -> None:
+    """A regret about a tool the writeup migrated away from names the tool it moved to, even
+    where the regret's sentence does not; a tool still in use gets no would_instead."""
+    text = ("# Why we moved from MongoDB to PostgreSQL\n\nLast year we migrated from MongoDB to "
+            "PostgreSQL. We had used MongoDB since 2015 for our content store.\n\nMongoDB was "
+            "painful to operate: we did not receive security updates for MongoDB and nobody "
+            "in-house understood its failures.\n\nToday every service uses PostgreSQL, and "
+            "the migration took three months.\n")
+    stack = process_document(load(text), LearnedExtractor())
+    assert [(m.from_tool, m.to_tool) for m in stack.migrations] == [("MongoDB", "PostgreSQL")]
+    regrets = [r for r in stack.regrets if r.tool == "MongoDB"]
+    assert regrets and all(r.would_instead == "PostgreSQL" for r in regrets)
+    from stackextract.models import Migration, Regret, Tool
+    from stackextract.offline.extractor import instead_from_migrations
+
+    tools = {t.canonical: t for t in stack.tools}
+    still = {**tools, "MongoDB": Tool(**{**tools["MongoDB"].model_dump(), "status": "uses"})}
+    kept = instead_from_migrations([Regret(tool="MongoDB", text="slow")],
+                                   [Migration(from_tool="MongoDB", to_tool="PostgreSQL")],
+                                   still)
+    assert kept[0].would_instead is None
+
+
 def test_cli_filters_on_relevance_and_shows_it(tmp_path: Path) -> None:
     text = ("The match ended two all after a late header. " * 20
             + "Fans watched the stream on their phones while the coach praised Python, "

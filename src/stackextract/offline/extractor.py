@@ -16,7 +16,17 @@ from pathlib import Path
 
 from stackextract._version import __version__
 from stackextract.catalog.vocabulary import Catalog
-from stackextract.models import Document, Evidence, Provenance, Stack, Status, Tool, config_hash
+from stackextract.models import (
+    Document,
+    Evidence,
+    Migration,
+    Provenance,
+    Regret,
+    Stack,
+    Status,
+    Tool,
+    config_hash,
+)
 from stackextract.offline import cues
 from stackextract.offline.candidates import Candidates, Hit, find_candidates
 from stackextract.offline.features import (
@@ -163,6 +173,7 @@ def decide(feat: Featurized, model: OfflineModel, *, relevance: float | None = N
     reasons, regrets = decide_opinions(model, feat.opinions, set(tools),
                                        feat.found.infos, feat.found.document.text)
     migrations = decide_migrations(model, feat.migrations, set(tools))
+    regrets = instead_from_migrations(regrets, migrations, tools)
     return Stack(
         source=feat.found.document.to_source(),
         company=feat.found.company,
@@ -176,6 +187,29 @@ def decide(feat: Featurized, model: OfflineModel, *, relevance: float | None = N
             duration_s=round(time.perf_counter() - started, 4),
         ),
     )
+
+
+def instead_from_migrations(regrets: list[Regret], migrations: list[Migration],
+                            tools: dict[str, Tool]) -> list[Regret]:
+    """What they would pick instead of a regretted tool, where the sentence does not say it
+    but the writeup does: the tool they moved to from it ('Snowflake is more expensive than
+    BigQuery' in a writeup whose migration is Snowflake -> BigQuery). Only for a tool they
+    left (used previously or evaluated) and a target they use or plan to."""
+    left = {Status.used_previously, Status.evaluated}
+    kept = {Status.uses, Status.planned}
+    status = {name.casefold(): t.status for name, t in tools.items()}
+    targets: dict[str, str] = {}
+    for m in migrations:
+        if status.get(m.to_tool.casefold()) in kept:
+            targets.setdefault(m.from_tool.casefold(), m.to_tool)
+    out = []
+    for r in regrets:
+        target = targets.get(r.tool.casefold())
+        if r.would_instead is None and target is not None and status.get(
+                r.tool.casefold()) in left:
+            r = r.model_copy(update={"would_instead": target})
+        out.append(r)
+    return out
 
 
 class LearnedExtractor:
