@@ -791,10 +791,6 @@ class _Run:
         self.refetch = refetch
         self.dry_run = dry_run
         self.prices = (price_in, price_out)
-        self.robots_files: dict[str, asyncio.Task[Any]] = {}
-        # Crawl-delay: when each host may be asked next, and a lock to take turns on it
-        self.next_at: dict[str, float] = defaultdict(float)
-        self.pace: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self.shards = shards
         self.items = items  # read as the loaders ask: a URL list is never in memory whole
         self.stored = stored  # sources already stored under this configuration: not fetched
@@ -818,6 +814,9 @@ class _Run:
 
         self.user_agent = str(self.fetch_options.get("user_agent") or DEFAULT_USER_AGENT)
         self.fetch_options["user_agent"] = self.user_agent
+        from stackextract.sources.robots import SiteRules
+
+        self.sites = SiteRules(self._robots_file, self.user_agent)  # read once per site and run
         self.summary = summary
         self.progress = progress
         self.host_limits: dict[str, asyncio.Semaphore] = defaultdict(
@@ -1039,7 +1038,7 @@ class _Run:
     async def _load_url(self, job: Job) -> Document | None:
         """Fetch (politely) and clean one URL; None when robots.txt keeps it out."""
         url = job.key
-        if self.robots and not await self._allowed(url):
+        if self.robots and not await self.sites.allowed(url):
             await self.queue.put(("skip", url))
             return None
         stored = await self.db(self.store.page, url) if self.refetch else None
@@ -1075,18 +1074,6 @@ class _Run:
             "raw": result.body if self.keep_raw and result.status_code != 304 else None,
         }
         return doc
-
-    async def _allowed(self, url: str) -> bool:
-        """robots.txt says yes for our user agent (fetched once per site and run)."""
-        from stackextract.sources.robots import origin_of
-
-        origin = origin_of(url)
-        task = self.robots_files.get(origin)
-        if task is None:
-            task = asyncio.ensure_future(self._robots_file(origin))
-            self.robots_files[origin] = task
-        robots = await asyncio.shield(task)
-        return bool(robots.allowed(url, self.user_agent))
 
     async def _robots_file(self, origin: str) -> Any:
         from stackextract.sources.robots import RobotsFile, afetch_robots
@@ -1157,27 +1144,11 @@ class _Run:
         host = urlsplit(url).netloc
         async with self.host_limits[host]:
             if self.robots:
-                await self._crawl_delay(url, host)
+                await self.sites.wait_turn(url)
             return await afetch(
                 url, client=client, allow_private=self.allow_private, headers=headers,
                 **self.fetch_options,
             )
-
-    async def _crawl_delay(self, url: str, host: str) -> None:
-        """Leave the site's Crawl-delay between two requests to it (requests take turns)."""
-        from stackextract.sources.robots import origin_of
-
-        task = self.robots_files.get(origin_of(url))
-        if task is None or not task.done() or task.exception() is not None:
-            return
-        delay = task.result().crawl_delay(self.user_agent)
-        if delay <= 0:
-            return
-        async with self.pace[host]:
-            wait = self.next_at[host] - time.monotonic()
-            if wait > 0:
-                await asyncio.sleep(wait)
-            self.next_at[host] = time.monotonic() + delay
 
     async def writer(self) -> None:
         """The single writer: one transaction per document, failures as they come."""

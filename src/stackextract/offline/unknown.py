@@ -502,17 +502,13 @@ def _url_entries(url: str, catalog: Catalog) -> tuple[list[CatalogEntry], list[C
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
     segments = [s for s in parts.path.split("/") if s]
+    labels = [label for label in host.split(".")[:-1] if label not in _GENERIC_HOST_LABELS]
+    if _PROJECT_HOSTS.search(host):  # the host's own page, else a repository below it
+        names_host, names_path = ([] if segments else labels), segments[1:2]
+    else:
+        names_host, names_path = labels, [_FILE_EXT.sub("", s) for s in segments[:1]]
     by_host: list[CatalogEntry] = []
     by_path: list[CatalogEntry] = []
-    if _PROJECT_HOSTS.search(host):
-        names_host: list[str] = []
-        names_path = segments[1:2] if len(segments) >= 2 else []
-        if not segments:
-            names_host = [label for label in host.split(".")[:-1]
-                          if label not in _GENERIC_HOST_LABELS]
-    else:
-        names_host = [label for label in host.split(".")[:-1] if label not in _GENERIC_HOST_LABELS]
-        names_path = [_FILE_EXT.sub("", s) for s in segments[:1]]
     for names, out in ((names_host, by_host), (names_path, by_path)):
         for name in names:
             entry = catalog.lookup(name) if len(squash(name)) >= 3 else None

@@ -25,7 +25,7 @@ from stackextract.batch.runner import warm_up
 from stackextract.errors import ConfigError, InputError, tag_stage
 from stackextract.extractors import get_extractor
 from stackextract.models import Document, Stack
-from stackextract.pipeline import finish, process_document
+from stackextract.pipeline import DEFAULT_MIN_RELEVANCE, finish, process_document
 from stackextract.ray import rows as R
 
 # the keys a source row may have: one of these says what it is
@@ -43,7 +43,7 @@ class SourceWorker:
         config_key: str,
         strict: bool = False,
         min_confidence: float,
-        min_relevance: float | None = None,
+        min_relevance: float = DEFAULT_MIN_RELEVANCE,
         allow_private: bool = False,
         fetch_options: Mapping[str, Any] | None = None,
         concurrency: int = 8,
@@ -62,9 +62,7 @@ class SourceWorker:
         self.config_key = config_key
         self.strict = strict
         self.min_confidence = min_confidence
-        from stackextract.pipeline import DEFAULT_MIN_RELEVANCE
-
-        self.min_relevance = DEFAULT_MIN_RELEVANCE if min_relevance is None else min_relevance
+        self.min_relevance = min_relevance
         self.allow_private = allow_private
         self.fetch_options = dict(fetch_options or {})
         self.robots = robots
@@ -98,9 +96,7 @@ class SourceWorker:
         self._slots: asyncio.Semaphore | None = None
         self._hosts: dict[str, asyncio.Semaphore] = {}
         self._client: Any = None
-        self._robots: dict[str, asyncio.Task[Any]] = {}  # origin -> its parsed robots.txt
-        self._next_at: dict[str, float] = defaultdict(float)  # host -> earliest next request
-        self._pace: dict[str, asyncio.Lock] = {}
+        self._sites: Any = None  # sources.robots.SiteRules of the current loop
 
     # -- the batch ---------------------------------------------------------------------
 
@@ -121,8 +117,9 @@ class SourceWorker:
             self._slots = asyncio.Semaphore(self.concurrency)
             self._hosts = defaultdict(lambda: asyncio.Semaphore(self.per_host))
             self._client = None
-            self._robots = {}
-            self._pace = defaultdict(asyncio.Lock)
+            from stackextract.sources.robots import SiteRules
+
+            self._sites = SiteRules(self._robots_file, self.user_agent)
 
     async def process(self, item: Mapping[str, Any]) -> dict[str, Any] | None:
         """The result row of one source, or None when it is already done (skipped)."""
@@ -197,10 +194,9 @@ class SourceWorker:
     async def fetch(self, url: str) -> Any:
         from stackextract.sources.fetch import afetch
 
-        host = urlsplit(url).netloc
-        async with self._hosts[host]:
+        async with self._hosts[urlsplit(url).netloc]:
             if self.robots:
-                await self._crawl_delay(url, host)
+                await self._sites.wait_turn(url)
             return await afetch(url, client=self.client(), allow_private=self.allow_private,
                                 **self.fetch_options)
 
@@ -208,15 +204,8 @@ class SourceWorker:
         """robots.txt says yes for our user agent, as in `stackextract batch`: read once per
         site and actor through the same fetcher; an unreadable one (5xx, unreachable) keeps
         the site's pages out for now and fails them (stage robots), to be asked again."""
-        from stackextract.sources.robots import origin_of
-
-        origin = origin_of(url)
-        task = self._robots.get(origin)
-        if task is None:
-            task = self._robots[origin] = asyncio.ensure_future(self._robots_file(origin))
         with tag_stage("robots"):
-            robots = await asyncio.shield(task)
-        return bool(robots.allowed(url, self.user_agent))
+            return bool(await self._sites.allowed(url))
 
     async def _robots_file(self, origin: str) -> Any:
         from stackextract.sources.robots import afetch_robots
@@ -225,23 +214,6 @@ class SourceWorker:
             file = await afetch_robots(origin, client=self.client(),
                                        allow_private=self.allow_private, **self.fetch_options)
         return file.parsed()
-
-    async def _crawl_delay(self, url: str, host: str) -> None:
-        """The site's Crawl-delay between two of this actor's requests to it (they take
-        turns: one waits while another's turn is being timed)."""
-        from stackextract.sources.robots import origin_of
-
-        task = self._robots.get(origin_of(url))
-        if task is None or not task.done() or task.exception() is not None:
-            return
-        delay = task.result().crawl_delay(self.user_agent)
-        if delay <= 0:
-            return
-        async with self._pace[host]:
-            wait = self._next_at[host] - time.monotonic()
-            if wait > 0:
-                await asyncio.sleep(wait)
-            self._next_at[host] = time.monotonic() + delay
 
     def client(self) -> Any:
         if self._client is None:

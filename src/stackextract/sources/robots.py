@@ -7,6 +7,10 @@ of the group that names our user agent apply, else those of `*`. Parsing is prot
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -55,6 +59,45 @@ class Robots:
         except (TypeError, ValueError):
             return 0.0
         return min(max(value, 0.0), MAX_CRAWL_DELAY)
+
+
+class SiteRules:
+    """What each site's robots.txt says, for the concurrent requests of one event loop:
+    the file is read once per site however many requests ask at the same time (`read`
+    fetches it, or takes a stored answer), and its Crawl-delay is left between two requests
+    to the site, which take turns for it. Used by `stackextract batch` and the Ray actors."""
+
+    def __init__(self, read: Callable[[str], Awaitable[Robots]], user_agent: str) -> None:
+        self._read = read
+        self.user_agent = user_agent
+        self._files: dict[str, asyncio.Task[Robots]] = {}
+        self._next_at: dict[str, float] = defaultdict(float)  # host -> earliest next request
+        self._pace: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    async def allowed(self, url: str) -> bool:
+        """robots.txt says yes to `url` for our user agent (read on the site's first ask)."""
+        origin = origin_of(url)
+        task = self._files.get(origin)
+        if task is None:
+            task = self._files[origin] = asyncio.ensure_future(self._read(origin))
+        robots = await asyncio.shield(task)
+        return bool(robots.allowed(url, self.user_agent))
+
+    async def wait_turn(self, url: str) -> None:
+        """Before a request to `url`: wait out the site's Crawl-delay since the last one
+        (nothing when its robots.txt is not read yet, could not be read, or asks none)."""
+        task = self._files.get(origin_of(url))
+        if task is None or not task.done() or task.exception() is not None:
+            return
+        delay = task.result().crawl_delay(self.user_agent)
+        if delay <= 0:
+            return
+        host = urlsplit(url).netloc
+        async with self._pace[host]:
+            wait = self._next_at[host] - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            self._next_at[host] = time.monotonic() + delay
 
 
 def origin_of(url: str) -> str:
