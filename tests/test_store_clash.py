@@ -201,3 +201,35 @@ def test_an_older_failures_table_gains_the_kind_column(tmp_path: Path) -> None:
     with Store(path) as store:
         assert "kind" in store.db["failures"].columns_dict
         assert [f["source"] for f in store.failures()] == ["x"]
+
+
+def test_opening_waits_for_another_tools_write_instead_of_failing_at_once(
+    tmp_path: Path,
+) -> None:
+    """SQLite answers the switch to WAL with "locked" at once, busy timeout or not, while
+    another connection holds a write lock (what failed one CI run: two batches on one fresh
+    file). The store waits for the lock within its timeout and leaves the other's row."""
+    import threading
+    import time
+
+    path = tmp_path / "shared.db"
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("CREATE TABLE their_log (line TEXT)")
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("INSERT INTO their_log VALUES ('theirs')")
+    release = threading.Timer(0.5, lambda: other.execute("COMMIT"))
+    release.start()
+    start = time.monotonic()
+    try:
+        store = Store(path, timeout=10)
+    finally:
+        release.join()
+    waited = time.monotonic() - start
+    store.close()
+    other.close()
+    assert waited >= 0.4  # it did wait for the other writer
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("SELECT line FROM their_log").fetchall() == [("theirs",)]
+    assert conn.execute("SELECT count(*) FROM documents").fetchone()[0] == 0
+    conn.close()

@@ -18,6 +18,7 @@ import json
 import os
 import re
 import sqlite3
+import time
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -122,6 +123,7 @@ class Store:
         self.prefix = prefix
         self.read_only = read_only
         timeout = _default_timeout() if timeout is None else timeout
+        self._timeout = timeout
         self.owns_connection = not isinstance(db, sqlite_utils.Database)
         if isinstance(db, sqlite_utils.Database):
             self.db = db
@@ -371,6 +373,28 @@ class Store:
                     statements.append(f'ALTER TABLE "{obj.name}" ADD COLUMN {column}')
         return statements
 
+    def _enable_wal(self) -> None:
+        """Switch to WAL, retrying while another process holds the file.
+
+        SQLite can answer a journal-mode change with "database is locked" at once, without
+        waiting out the busy timeout (a second process opening the same fresh file while
+        the first converts it), so the wait is done here, bounded by the same timeout.
+        """
+        deadline = time.monotonic() + self._timeout
+        delay = 0.005
+        while True:
+            try:
+                mode = self.db.execute("PRAGMA journal_mode").fetchone()[0]
+                if str(mode).lower() != "wal":
+                    self.db.execute("PRAGMA journal_mode=wal")
+                return
+            except sqlite3.OperationalError as exc:
+                msg = str(exc)
+                if ("locked" not in msg and "busy" not in msg) or time.monotonic() > deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 0.25)
+
     def _refuse(self, problems: list[str]) -> NoReturn:
         where = self.path or "the database"
         hint = "another --prefix" if self.prefix else "--prefix se_ (or prefix='se_')"
@@ -388,7 +412,7 @@ class Store:
         if problems:
             self._refuse(problems)
         if wal:
-            self.db.enable_wal()
+            self._enable_wal()
             # WAL + NORMAL survives a killed process; only a power loss can drop
             # the last commits, and a re-run redoes them.
             self.db.execute("PRAGMA synchronous = NORMAL")
