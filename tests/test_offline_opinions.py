@@ -56,3 +56,26 @@ def test_opinion_words_are_general_words_with_a_valence() -> None:
     assert len(words) > 5000
     assert words["great"] > 0 > words["painful"]
     assert all(w.replace("'", "").replace("-", "").isalpha() for w in words)
+
+
+def _migration_patterns(text: str) -> dict[tuple[str, str], set[str]]:
+    feat = featurize(Document(text=text), Catalog.default())
+    return {(m.source, m.target): {k for k in m.features if k.startswith("pat=")}
+            for m in feat.migrations}
+
+
+def test_from_to_reads_past_a_tool_between_the_verb_and_from() -> None:
+    """'migrating PostHog from Postgres to ClickHouse': the product moved is named between
+    the verb and 'from', and is neither the source nor the target."""
+    pats = _migration_patterns(
+        "We wrote about our experience migrating PostHog from Postgres to ClickHouse.")
+    assert "pat=from_to" in pats[("PostgreSQL", "ClickHouse")]
+    assert "pat=from_to" not in pats.get(("PostHog", "ClickHouse"), set())
+
+
+def test_from_to_allows_a_few_words_before_the_source() -> None:
+    pats = _migration_patterns(
+        "We should port the content store from its current legacy self-hosted MongoDB, "
+        "to PostgreSQL running on RDS.")
+    assert "pat=from_to" in pats[("MongoDB", "PostgreSQL")]
+    assert "pat=from_to" not in pats.get(("PostgreSQL", "MongoDB"), set())

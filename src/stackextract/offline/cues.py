@@ -80,8 +80,9 @@ USE_HEADING = re.compile(
 # -- migrations --------------------------------------------------------------------------
 MIGRATION_FROM_TO = re.compile(
     rf"(?:migrat|mov|switch|transition|port|convert|went|shift|chang|offload|upgrad|replac|rewr|go|went)\w*"
-    rf"\b[^<.;:!?]{{0,50}}?\bfrom\s+(?:the\s+|our\s+|using\s+)?{T}(?:{SEP}{T})*"
-    rf"[^<.;!?]{{0,40}}?\b(?:to|into|onto|with|for)\s+(?:the\s+|a\s+|an\s+)?{T}(?:\s*\+\s*{T})?"
+    rf"\b(?:[^<.;:!?]|<\d+>){{0,50}}?"
+    rf"(?P<pair>\bfrom\s+(?:[\w'’-]+\s+){{0,4}}?{T}(?:{SEP}{T})*"
+    rf"[^<.;!?]{{0,40}}?\b(?:to|into|onto|with|for)\s+(?:the\s+|a\s+|an\s+)?{T}(?:\s*\+\s*{T})?)"
 )
 MIGRATION_REPLACED_WITH = re.compile(
     rf"\breplac\w*\s+(?:the\s+|our\s+)?{T}[^<.;!?]{{0,40}}?\b(?:with|by)\s+(?:the\s+|a\s+)?{T}"
@@ -104,9 +105,18 @@ MIGRATION_INSTEAD = re.compile(
     rf"(?:adapt|adopt|switch|move|migrat|use|chose|pick)\w*\s+{T}[^<.;!?]{{0,60}}?\binstead of\s+{T}"
 )
 MIGRATION_TO_ONLY = re.compile(
-    rf"\b(?:migrat\w*|mov(?:ed|ing|e)|switch\w*|transition\w*|went|port\w*|offload\w*)\s+"
-    rf"(?:\w+\s+){{0,4}}?(?:over\s+)?(?:entirely\s+)?to\s+(?:the\s+|a\s+)?{T}"
+    rf"\b(?:migrat\w*|mov(?:ed|ing|e)|switch\w*|transition\w*|went|port\w*|offload\w*|turned|"
+    rf"replatform\w*)\s+(?:\w+\s+){{0,4}}?(?:over\s+)?(?:entirely\s+)?(?:to|onto)\s+"
+    rf"(?:the\s+|a\s+|use\s+|using\s+)?{T}"
+
 )
+
+
+def to_only_marker(match: re.Match[str]) -> str:
+    """The target marker of a MIGRATION_TO_ONLY match (either of its alternatives)."""
+    return next(g for g in match.groups() if g is not None)
+
+
 MIGRATION_VERB = re.compile(
     r"\b(?:migrat\w*|moved|moving|switch\w*|transition\w*|replac\w*|ported|porting|went|"
     r"offload\w*|rewr\w*|dockeriz\w*|containeriz\w*|adapt\w*)\b"

@@ -417,7 +417,8 @@ def _pattern_pairs(info: SentenceInfo) -> dict[tuple[int, int], set[str]]:
     sk = info.skeleton
     for name, pattern in _MIGRATION_PATTERNS.items():
         for match in pattern.finditer(sk):
-            markers = [int(k) for k in re.findall(r"<(\d+)>", match.group(0))]
+            span = match.group("pair") if "pair" in pattern.groupindex else match.group(0)
+            markers = [int(k) for k in re.findall(r"<(\d+)>", span)]
             if len(markers) < 2:
                 continue
             if name in ("paren", "instead"):
@@ -484,7 +485,7 @@ def migration_candidates(ctx: Context, tools: dict[str, list[Hit]]) -> list[Migr
                 _pair_features(a, b, f)
                 add(a.mention.entry.name, b.mention.entry.name, info, f)
         for match in cues.MIGRATION_TO_ONLY.finditer(info.skeleton):
-            k = int(match.group(1))
+            k = int(cues.to_only_marker(match))
             if k >= len(hits):
                 continue
             dst = hits[k]

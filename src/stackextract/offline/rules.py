@@ -165,9 +165,9 @@ def _migration_targets(info: SentenceInfo) -> list[str]:
     match = cues.MIGRATION_FROM_TO.search(info.skeleton)
     if not match:
         return []
-    markers = [int(k) for k in re.findall(r"<(\d+)>", match.group(0))]
+    markers = [int(k) for k in re.findall(r"<(\d+)>", match.group("pair"))]
     tail = re.search(r"(?:to|into|onto|with|for)\s+(?:the\s+|a\s+|an\s+)?((?:<\d+>\s*\+?\s*)+)$",
-                     match.group(0))
+                     match.group("pair"))
     if tail:
         markers = [int(k) for k in re.findall(r"<(\d+)>", tail.group(1))]
     return [info.hits[k].mention.entry.name for k in markers if k < len(info.hits)]
@@ -314,11 +314,11 @@ def _migrations(infos: list[SentenceInfo], tools: dict[str, Tool]) -> list[Migra
         sk = info.skeleton
         if len(info.hits) >= 2:
             for match in cues.MIGRATION_FROM_TO.finditer(sk):
-                markers = [int(k) for k in re.findall(r"<(\d+)>", match.group(0))]
+                markers = [int(k) for k in re.findall(r"<(\d+)>", match.group("pair"))]
                 to_idx = markers[-1]
                 from_markers = markers[:-1]
                 # "from A to B + C": the last '+' group are targets too
-                plus = re.search(r"<(\d+)>\s*\+\s*<(\d+)>$", match.group(0))
+                plus = re.search(r"<(\d+)>\s*\+\s*<(\d+)>$", match.group("pair"))
                 targets = [to_idx]
                 if plus:
                     targets = [int(plus.group(1)), int(plus.group(2))]
@@ -341,7 +341,7 @@ def _migrations(infos: list[SentenceInfo], tools: dict[str, Tool]) -> list[Migra
                         info, 0.7)
         # "we moved to BigQuery": the source is the nearest earlier tool of the same category
         for match in cues.MIGRATION_TO_ONLY.finditer(sk):
-            dst = name(info, match.group(1))
+            dst = name(info, cues.to_only_marker(match))
             if not dst or dst not in tools:
                 continue
             if any(m.to_tool == dst for m in found.values()):
@@ -355,7 +355,8 @@ def _migrations(infos: list[SentenceInfo], tools: dict[str, Tool]) -> list[Migra
                 return name_ != dst and name_ in tools and tools[name_].category == category
 
             # nearest first: earlier in this sentence, else the latest of the previous sentences
-            in_sentence = [h for h in info.hits[: int(match.group(1))] if same_category(h)]
+            at = int(cues.to_only_marker(match))
+            in_sentence = [h for h in info.hits[:at] if same_category(h)]
             earlier = [h for idx, h in reversed(recent)
                        if idx >= info.sentence.index - 4 and same_category(h)
                        and category is not Category.other]
