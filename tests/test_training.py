@@ -208,3 +208,40 @@ def test_cli_filters_on_relevance_and_shows_it(tmp_path: Path) -> None:
     assert everything["relevance"] == default["relevance"]
     expected = process_document(load(page), LearnedExtractor(), min_relevance=0.0)
     assert [t["canonical"] for t in everything["tools"]] == [t.canonical for t in expected.tools]
+
+
+@needs_shared
+def test_learning_curve_at_all_other_groups_is_the_leave_one_group_out_run(
+        tmp_path: Path) -> None:
+    """`scripts/train.py --learning-curve`: with every other group it is exactly the
+    cross-validation of `train`; with fewer, each fold learns from fewer writeups, and a size
+    that leaves nothing to hold out is refused."""
+    from stackextract.evaluation.train import learning_curve, read_data, train
+
+    gold, corpus, pages = tmp_path / "gold", tmp_path / "corpus", tmp_path / "pages"
+    for folder in (gold, corpus, pages):
+        folder.mkdir()
+    sources = ["001_94a2f6114d9bf08f.txt", "004_e647f7aa724063ce.txt",
+               "06_wg2-jenkins-to-concourse-2019.md", "10_teamdash-mysql-to-postgres-2023.md"]
+    index = (SHARED / "gold" / "index.csv").read_text(encoding="utf-8").splitlines()
+    (gold / "index.csv").write_text(
+        "\n".join([index[0], *(r for r in index if r.split(",")[0] in sources)]) + "\n",
+        encoding="utf-8")
+    for source in sources:
+        stem = Path(source).stem
+        (gold / f"{stem}.json").write_bytes((SHARED / "gold" / f"{stem}.json").read_bytes())
+        (corpus / source).write_bytes((SHARED / "corpus" / source).read_bytes())
+    negatives = sorted((SHARED / "benchmarks" / "article-extraction" / "html").iterdir())[:6]
+    for page in negatives:
+        (pages / page.name).write_bytes(page.read_bytes())
+    data = read_data(gold, corpus, pages, Catalog.default(), workers=1)
+    assert len({d.group for d in data.docs}) == 4
+
+    full = train(data).cv.as_dict()["micro"]
+    rows = learning_curve(data, [1, 3])
+    assert [(size, draw) for size, draw, _ in rows] == [(1, 0), (1, 1), (3, 0)]
+    assert rows[-1][2].as_dict()["micro"] == full
+    one = rows[0][2].total("tools")
+    assert one.tp + one.fn == full["tools"]["tp"] + full["tools"]["fn"]  # same gold scored
+    with pytest.raises(ValueError, match=r"must be 1\.\.3, got 4"):
+        learning_curve(data, [4])

@@ -48,7 +48,8 @@ def _plain_sections(stack: Stack) -> list[tuple[str, list[str], list[list[str]]]
     ]
 
 
-def _header(stack: Stack) -> tuple[str, str]:
+def _header(stack: Stack) -> tuple[str, str | None, list[str]]:
+    """Title, company and the line under them (backend, model, relevance, author, date)."""
     src = stack.source
     title = src.title or src.final_url or src.url or src.path or "document"
     meta = [f"backend {stack.provenance.backend}"]
@@ -62,15 +63,15 @@ def _header(stack: Stack) -> tuple[str, str]:
         meta.append(src.published)
     if stack.provenance.dropped_items:
         meta.append(f"{stack.provenance.dropped_items} ungrounded items dropped")
-    return title + (f" — {stack.company}" if stack.company else ""), ", ".join(meta)
+    return title, stack.company, meta
 
 
 def print_plain(stack: Stack, out: Any = None) -> None:
     """The same tables as plain aligned text: for pipes and files (and a lighter start-up:
     rich costs about a fifth of a one-shot extract's CPU)."""
     out = out or sys.stdout
-    title, meta = _header(stack)
-    lines = [title, meta]
+    title, company, meta = _header(stack)
+    lines = [title + (f" — {company}" if company else ""), ", ".join(meta)]
     for name, columns, rows in _plain_sections(stack):
         if not rows and name != "Tools":
             continue
@@ -91,23 +92,9 @@ def print_stack(stack: Stack, console: Console | None = None) -> None:
     from rich.table import Table
 
     console = console or Console()
-    src = stack.source
-    title = src.title or src.final_url or src.url or src.path or "document"
-    console.print(f"[bold]{_text(title)}[/bold]"
-                  + (f" — {_text(stack.company)}" if stack.company else ""))
-    meta = [f"backend {stack.provenance.backend}"]
-    if stack.provenance.model:
-        meta.append(f"model {stack.provenance.model}")
-    if stack.relevance is not None:
-        meta.append(f"relevance {stack.relevance:.2f}")
-    if src.author:
-        meta.append(f"by {src.author}")
-    if src.published:
-        meta.append(src.published)
-    meta = [_text(m) for m in meta]
-    if stack.provenance.dropped_items:
-        meta.append(f"{stack.provenance.dropped_items} ungrounded items dropped")
-    console.print(", ".join(meta), style="dim")
+    title, company, meta = _header(stack)
+    console.print(f"[bold]{_text(title)}[/bold]" + (f" — {_text(company)}" if company else ""))
+    console.print(", ".join(_text(m) for m in meta), style="dim")
 
     tools = Table(title=f"Tools ({len(stack.tools)})", show_lines=False)
     # on a narrow terminal (80 columns) the evidence column gives way (cut with an

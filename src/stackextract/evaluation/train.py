@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import json
+import random
 import zlib
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -363,24 +364,76 @@ def _reliability(prob: Sequence[float], y: Sequence[int]) -> list[tuple[str, int
     return rows
 
 
-def train(data: Data) -> Result:
-    """Leave-one-group-out figures, calibration maps, and the fit on everything."""
+@dataclass
+class _Folds:
+    """One leave-one-group-out run: the calibrated model of each fold and what it scored."""
+
+    groups: list[str]
+    oof: dict[str, tuple[list[float], list[int]]]
+    calibration: dict[str, dict[str, list[float]]]
+    models: dict[str, OfflineModel]
+    relevance: dict[str, float]  # gold writeup -> out-of-fold relevance
+    report: Report
+
+
+def _cross_validate(data: Data, training_groups: Callable[[str, list[str]], set[str]],
+                    backend: str) -> _Folds:
+    """Fit one model per held-out group on the writeups of `training_groups(held_out,
+    others)` (the non-writeup pages of the other folds always), calibrate on the out-of-fold
+    scores, and score every held-out writeup."""
     groups = sorted({d.group for d in data.docs})
-    fitted = {
-        g: _fit_all([d for d in data.docs if d.group != g],
-                    [p for p in data.pages if p.fold != g])
-        for g in groups
-    }
+    fitted = {}
+    for g in groups:
+        keep = training_groups(g, [h for h in groups if h != g])
+        fitted[g] = _fit_all([d for d in data.docs if d.group in keep],
+                             [p for p in data.pages if p.fold != g])
     oof = _oof(data.docs, data.pages, fitted)
     calibration = {k: _isotonic(*oof[k]) for k in BINARY}
     fold_models = {g: _model(fitted[g], calibration, "cv") for g in groups}
-    relevance_cv = {}
     raw_rel = dict(zip([p.name for p in data.pages], oof["relevance"][0], strict=True))
     cal_rel = fold_models[groups[0]].relevance.calibration
-    for d in data.docs:
-        relevance_cv[d.name] = cal_rel(raw_rel[d.name])
-    cv = _score(data.docs, lambda d: fold_models[d.group], lambda d: relevance_cv[d.name],
-                "offline (leave-one-group-out)")
+    relevance = {d.name: cal_rel(raw_rel[d.name]) for d in data.docs}
+    report = _score(data.docs, lambda d: fold_models[d.group], lambda d: relevance[d.name],
+                    backend)
+    return _Folds(groups, oof, calibration, fold_models, relevance, report)
+
+
+@dataclass
+class _Draw:
+    """Training groups of a learning-curve fold: `size` of the others, drawn at random."""
+
+    rng: random.Random
+    size: int
+
+    def __call__(self, held_out: str, others: list[str]) -> set[str]:
+        return set(self.rng.sample(others, self.size))
+
+
+def learning_curve(data: Data, sizes: Sequence[int], *, repeats: int = 2
+                   ) -> list[tuple[int, int, Report]]:
+    """Cross-validated figures when each fold trains on only `size` of the other groups
+    (drawn at random, seeded): how the figures grow with the number of blogs labelled, i.e.
+    what more labelled writeups would buy. Returns (size, repeat, report) rows; the largest
+    possible size is the normal leave-one-group-out run, done once."""
+    groups = sorted({d.group for d in data.docs})
+    rows = []
+    for size in sizes:
+        if not 1 <= size < len(groups):
+            raise ValueError(f"a learning-curve size must be 1..{len(groups) - 1}, got {size}")
+        for repeat in range(repeats if size < len(groups) - 1 else 1):
+            draw = _Draw(random.Random(SEED + 1000 * size + repeat), size)
+            folds = _cross_validate(data, draw, f"cv, {size} training groups, draw {repeat}")
+            rows.append((size, repeat, folds.report))
+    return rows
+
+
+def train(data: Data) -> Result:
+    """Leave-one-group-out figures, calibration maps, and the fit on everything."""
+    folds = _cross_validate(data, lambda _g, others: set(others),
+                            "offline (leave-one-group-out)")
+    groups, oof, calibration = folds.groups, folds.oof, folds.calibration
+    fold_models, relevance_cv, cv = folds.models, folds.relevance, folds.report
+    cal_rel = fold_models[groups[0]].relevance.calibration
     sweep = {th: _score(data.docs, lambda d: fold_models[d.group],
                         lambda d: relevance_cv[d.name], f"cv at min_confidence {th}",
                         min_confidence=th) for th in (0.3, 0.4, 0.5)}
