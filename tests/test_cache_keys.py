@@ -14,7 +14,11 @@ import pytest
 from stackextract.batch.runner import run_batch
 from stackextract.catalog import Catalog
 from stackextract.errors import ConfigError
-from stackextract.offline.extractor import HeuristicExtractor, data_fingerprint
+from stackextract.offline.extractor import (
+    HeuristicExtractor,
+    code_fingerprint,
+    data_fingerprint,
+)
 from stackextract.store.database import Store
 
 PAGE = "# Our stack\n\nWe run Django on PostgreSQL, cache in Redis and ship with AcmeDeploy.\n"
@@ -78,6 +82,26 @@ def test_every_offline_data_file_is_in_the_key(tmp_path: Path) -> None:
         planted.unlink()
     assert HeuristicExtractor().config_key() == before
     assert _run([page], db).cached == 1
+
+
+def test_the_deciding_code_is_in_the_key(tmp_path: Path) -> None:
+    """An edited checkout keeps its version: a change to the offline steps, the catalog
+    matcher, grounding, the pipeline or the records must re-extract; the CLI need not."""
+    package = Path(str(resources.files("stackextract")))
+    copy = tmp_path / "stackextract"
+    shutil.copytree(package, copy, ignore=shutil.ignore_patterns("data", "__pycache__"))
+    assert code_fingerprint(copy) == code_fingerprint(copy)
+    before = code_fingerprint(copy)
+    (copy / "cli" / "main.py").write_text("# another CLI\n", encoding="utf-8")
+    assert code_fingerprint(copy) == before
+    for edited in ("offline/features.py", "grounding/locate.py", "pipeline.py", "models.py"):
+        path = copy / edited
+        path.write_text(path.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
+        assert code_fingerprint(copy) != before, edited
+        before = code_fingerprint(copy)
+    (copy / "offline" / "new_step.py").write_text("X = 1\n", encoding="utf-8")
+    assert code_fingerprint(copy) != before
+    assert code_fingerprint() == code_fingerprint()  # the installed package: stable
 
 
 def test_thresholds_are_in_the_key(tmp_path: Path) -> None:

@@ -77,6 +77,25 @@ def data_fingerprint(directory: Path | None = None) -> str:
     return _data_hash(str(root), stamp)
 
 
+# the code whose changes change what the offline backend stores for a text: its own steps,
+# the catalog matcher, grounding, the pipeline's filters and the records
+DECIDING_CODE = ("offline", "catalog", "grounding", "pipeline.py", "models.py")
+
+
+def code_fingerprint(package: Path | None = None) -> str:
+    """A hash of the source of DECIDING_CODE in the package (or `package`): an edited
+    checkout (`pip install -e`) changes its code without changing its version, and a stored
+    extraction made by other code must not be served as this code's."""
+    root = Path(package) if package is not None else Path(__file__).resolve().parent.parent
+    files: list[Path] = []
+    for part in DECIDING_CODE:
+        path = root / part
+        files += sorted(path.rglob("*.py")) if path.is_dir() else [path] if path.is_file() else []
+    stamp = tuple((str(f.relative_to(root)), f.stat().st_size, f.stat().st_mtime_ns)
+                  for f in files if "__pycache__" not in f.parts)
+    return _data_hash(str(root), stamp)
+
+
 @functools.lru_cache(maxsize=8)
 def _data_hash(root: str, stamp: tuple[tuple[str, int, int], ...]) -> str:
     import hashlib
@@ -225,11 +244,12 @@ class LearnedExtractor:
 
     def config_key(self) -> str:
         """What changes the output: the version, the shipped weights, the catalog, every
-        bundled data file and the settings (a retrain or a new catalog re-extracts)."""
+        bundled data file, the deciding code and the settings (a retrain, a new catalog or an
+        edited checkout re-extracts)."""
         return config_hash(backend=self.name, model=f"learned-{__version__}",
                            prompt_version=None, weights=self.model.digest,
                            catalog=self.catalog.fingerprint, data=data_fingerprint(),
-                           propose_unknown=self.propose_unknown)
+                           code=code_fingerprint(), propose_unknown=self.propose_unknown)
 
     async def aextract(self, document: Document) -> Stack:
         return self.extract(document)
