@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -34,6 +35,7 @@ from stackextract.sources.fetch import (
     afetch,
     blocked_address_reason,
     fetch,
+    new_async_client,
 )
 
 __all__ = ["fetch_server"]  # the fixture, imported for pytest
@@ -642,3 +644,46 @@ def test_afetch_connection_refused() -> None:
     with pytest.raises(FetchError, match="connection refused") as info:
         asyncio.run(afetch(url, **fast(retries=1, backoff=0.01)))
     assert info.value.attempts == 2
+
+
+def test_a_kept_alive_connection_the_server_closed_is_not_reused() -> None:
+    """The batch's client asks each idle connection whether the server closed it (our stream
+    answers that from a socket it looks up once): a page server that answers keep-alive and
+    then hangs up must cost a new connection, not a failed fetch."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    connections = []
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            connections.append(conn)
+            with conn:
+                request = b""
+                while b"\r\n\r\n" not in request:
+                    chunk = conn.recv(4096)
+                    if not chunk:
+                        break
+                    request += chunk
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n"
+                             b"Content-Length: %d\r\n\r\n%s" % (len(PAGE_HTML), PAGE_HTML))
+            # closed here, although the answer said nothing of closing
+
+    threading.Thread(target=serve, daemon=True).start()
+
+    async def main() -> list[FetchResult]:
+        async with new_async_client() as client:
+            first = await afetch(f"http://127.0.0.1:{port}/a", client=client, **fast())
+            await asyncio.sleep(0.2)  # the server's FIN has arrived: the idle socket reads EOF
+            second = await afetch(f"http://127.0.0.1:{port}/b", client=client, **fast())
+            return [first, second]
+
+    try:
+        results = asyncio.run(main())
+    finally:
+        listener.close()
+    assert [r.status_code for r in results] == [200, 200]
+    assert len(connections) == 2
