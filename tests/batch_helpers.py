@@ -164,9 +164,12 @@ class PageServer:
     request with 304; `times` and `agents` record when and by whom each path was asked.
     """
 
-    def __init__(self, *, delay: float = 0.0, robots: str | None = None) -> None:
+    def __init__(self, *, delay: float = 0.0, robots: str | None = None,
+                 host: str = "127.0.0.1") -> None:
         self.delay = delay
         self.robots = robots
+        self.host = host  # another loopback address (127.0.0.2, ...) is another site
+        self.connections = 0  # TCP connections accepted
         self.broken: set[str] = set()  # paths that answer 500 for now
         self.gone: set[str] = set()  # paths that answer 410
         self.hits: Counter[str] = Counter()
@@ -181,6 +184,11 @@ class PageServer:
             # headers and body go out in two writes: with Nagle on, the body waits for the
             # client's delayed ACK (~40 ms), which real servers do not add to every response
             disable_nagle_algorithm = True
+
+            def setup(self) -> None:
+                super().setup()
+                with outer._lock:
+                    outer.connections += 1
 
             def do_GET(self) -> None:
                 with outer._lock:
@@ -229,13 +237,13 @@ class PageServer:
             def log_message(self, format: str, *args: object) -> None:
                 pass
 
-        self.server = _Server(("127.0.0.1", 0), Handler)
+        self.server = _Server((host, 0), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
+        return f"http://{self.host}:{self.server.server_address[1]}"
 
     def url(self, i: int) -> str:
         return f"{self.base_url}/page/{i}"

@@ -236,3 +236,23 @@ def test_fetch_sends_conditional_headers_and_returns_a_304() -> None:
         with pytest.raises(FetchError) as info:
             fetch(server.url("/404"), allow_private=True, retries=0)
         assert info.value.status_code == 404
+
+
+def test_a_crawl_over_many_sites_reuses_its_connections(tmp_path: Path) -> None:
+    """50 sites (loopback addresses), 4 pages each, 64 fetches at a time and 2 per site: each
+    site's pages come over its own few kept-alive connections, not one new connection a
+    request (what httpcore did with fewer idle connections allowed than connections)."""
+    sites = [PageServer(host=f"127.0.0.{i}") for i in range(2, 52)]
+    for site in sites:
+        site.__enter__()
+    try:
+        urls = [site.url(i) for i in range(4) for site in sites]
+        summary = _run(urls, tmp_path / "s.db", concurrency=64, per_host=2)
+    finally:
+        for site in sites:
+            site.__exit__()
+    assert summary.failed == 0 and summary.done + summary.cached == len(urls), summary
+    requests = sum(sum(site.hits.values()) for site in sites)  # robots.txt and the pages
+    connections = sum(site.connections for site in sites)
+    assert requests == len(urls) + len(sites)
+    assert connections <= 3 * len(sites), f"{connections} connections for {requests} requests"

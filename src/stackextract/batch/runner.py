@@ -928,8 +928,13 @@ class _Run:
 
         from stackextract.sources.fetch import new_async_client
 
-        limits = httpx.Limits(max_connections=self.concurrency * 2, max_keepalive_connections=32)
-        return new_async_client(limits=limits)
+        # as many idle connections may stay as there may be connections: httpcore (1.0.9)
+        # closes every idle one whenever the pool holds more connections in all (idle or
+        # not) than max_keepalive_connections, so a lower cap meant a new TCP/TLS connection
+        # for almost every page of a crawl over many sites (docs/performance.md)
+        most = self.concurrency * 2
+        return new_async_client(limits=httpx.Limits(max_connections=most,
+                                                    max_keepalive_connections=most))
 
     def next_item(self) -> Job | InputProblem | None:
         item = next(self.items, None)
