@@ -924,17 +924,9 @@ class _Run:
             ) from self.fatal
 
     def _new_client(self) -> Any:
-        import httpx
+        from stackextract.sources.fetch import crawl_client
 
-        from stackextract.sources.fetch import new_async_client
-
-        # as many idle connections may stay as there may be connections: httpcore (1.0.9)
-        # closes every idle one whenever the pool holds more connections in all (idle or
-        # not) than max_keepalive_connections, so a lower cap meant a new TCP/TLS connection
-        # for almost every page of a crawl over many sites (docs/performance.md)
-        most = self.concurrency * 2
-        return new_async_client(limits=httpx.Limits(max_connections=most,
-                                                    max_keepalive_connections=most))
+        return crawl_client(self.concurrency)
 
     def next_item(self) -> Job | InputProblem | None:
         item = next(self.items, None)

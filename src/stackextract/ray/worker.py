@@ -217,13 +217,9 @@ class SourceWorker:
 
     def client(self) -> Any:
         if self._client is None:
-            import httpx
+            from stackextract.sources.fetch import crawl_client
 
-            from stackextract.sources.fetch import new_async_client
-
-            limits = httpx.Limits(max_connections=self.concurrency * 2,
-                                  max_keepalive_connections=32)
-            self._client = new_async_client(limits=limits)
+            self._client = crawl_client(self.concurrency)
         return self._client
 
     async def extract(self, doc: Document) -> Stack:

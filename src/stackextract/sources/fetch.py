@@ -263,6 +263,18 @@ def new_async_client(**options: Any) -> httpx.AsyncClient:
     return httpx.AsyncClient(follow_redirects=False, verify=ssl_context(), **options)
 
 
+def crawl_client(concurrency: int) -> httpx.AsyncClient:
+    """The page client of a crawl with `concurrency` fetches at a time (batch and Ray).
+
+    As many idle connections may stay as there may be connections: httpcore (1.0.9) closes
+    every idle one whenever the pool holds more connections in all (idle or not) than
+    max_keepalive_connections, so a lower cap meant a new TCP/TLS connection for almost every
+    page of a crawl over many sites (docs/performance.md)."""
+    most = concurrency * 2
+    return new_async_client(limits=httpx.Limits(max_connections=most,
+                                                max_keepalive_connections=most))
+
+
 def _redact(url: httpx.URL | str) -> str:
     """The URL for messages: no user info (it may hold a password or token), no fragment."""
     try:
