@@ -4,6 +4,7 @@ the stored text, conditional requests, permanent failures. Real local servers, r
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import itertools
 import sqlite3
@@ -242,15 +243,10 @@ def test_a_crawl_over_many_sites_reuses_its_connections(tmp_path: Path) -> None:
     """50 sites (loopback addresses), 4 pages each, 64 fetches at a time and 2 per site: each
     site's pages come over its own few kept-alive connections, not one new connection a
     request (what httpcore did with fewer idle connections allowed than connections)."""
-    sites = [PageServer(host=f"127.0.0.{i}") for i in range(2, 52)]
-    for site in sites:
-        site.__enter__()
-    try:
+    with contextlib.ExitStack() as stack:
+        sites = [stack.enter_context(PageServer(host=f"127.0.0.{i}")) for i in range(2, 52)]
         urls = [site.url(i) for i in range(4) for site in sites]
         summary = _run(urls, tmp_path / "s.db", concurrency=64, per_host=2)
-    finally:
-        for site in sites:
-            site.__exit__()
     assert summary.failed == 0 and summary.done + summary.cached == len(urls), summary
     requests = sum(sum(site.hits.values()) for site in sites)  # robots.txt and the pages
     connections = sum(site.connections for site in sites)

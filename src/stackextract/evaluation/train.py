@@ -372,6 +372,7 @@ class _Folds:
     oof: dict[str, tuple[list[float], list[int]]]
     calibration: dict[str, dict[str, list[float]]]
     models: dict[str, OfflineModel]
+    relevance_map: Any  # the calibration of out-of-fold relevance scores
     relevance: dict[str, float]  # gold writeup -> out-of-fold relevance
     report: Report
 
@@ -395,7 +396,7 @@ def _cross_validate(data: Data, training_groups: Callable[[str, list[str]], set[
     relevance = {d.name: cal_rel(raw_rel[d.name]) for d in data.docs}
     report = _score(data.docs, lambda d: fold_models[d.group], lambda d: relevance[d.name],
                     backend)
-    return _Folds(groups, oof, calibration, fold_models, relevance, report)
+    return _Folds(groups, oof, calibration, fold_models, cal_rel, relevance, report)
 
 
 @dataclass
@@ -433,7 +434,7 @@ def train(data: Data) -> Result:
                             "offline (leave-one-group-out)")
     groups, oof, calibration = folds.groups, folds.oof, folds.calibration
     fold_models, relevance_cv, cv = folds.models, folds.relevance, folds.report
-    cal_rel = fold_models[groups[0]].relevance.calibration
+    cal_rel = folds.relevance_map
     sweep = {th: _score(data.docs, lambda d: fold_models[d.group],
                         lambda d: relevance_cv[d.name], f"cv at min_confidence {th}",
                         min_confidence=th) for th in (0.3, 0.4, 0.5)}

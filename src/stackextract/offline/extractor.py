@@ -71,10 +71,7 @@ def data_fingerprint(directory: Path | None = None) -> str:
     they are: the offline extractor reads its word lists and any learned weights there."""
     root = Path(directory) if directory is not None else Path(str(
         resources.files("stackextract").joinpath("data")))
-    files = sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
-    stamp = tuple((str(p.relative_to(root)), p.stat().st_size, p.stat().st_mtime_ns)
-                  for p in files)
-    return _data_hash(str(root), stamp)
+    return _files_hash(root, sorted(p for p in root.rglob("*") if p.is_file()))
 
 
 # the code whose changes change what the offline backend stores for a text: its own steps,
@@ -91,6 +88,12 @@ def code_fingerprint(package: Path | None = None) -> str:
     for part in DECIDING_CODE:
         path = root / part
         files += sorted(path.rglob("*.py")) if path.is_dir() else [path] if path.is_file() else []
+    return _files_hash(root, files)
+
+
+def _files_hash(root: Path, files: list[Path]) -> str:
+    """The hash of `files` (under `root`, bytecode caches left out), read again only when a
+    name, size or modification time changes."""
     stamp = tuple((str(f.relative_to(root)), f.stat().st_size, f.stat().st_mtime_ns)
                   for f in files if "__pycache__" not in f.parts)
     return _data_hash(str(root), stamp)
